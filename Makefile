@@ -1,0 +1,36 @@
+# make demo  - the main job: a short CPU pretraining that prints the loss terms
+# make test  - lint and the test suite
+# Both build .venv on first use (tools/setup_env.sh); PYTHON=/path/to/python uses
+# an existing environment instead.
+VENV ?= .venv
+ifeq ($(strip $(PYTHON)),)
+PY := $(VENV)/bin/python
+ENV_READY := $(VENV)/.ready
+else
+PY := $(PYTHON)
+ENV_READY :=
+endif
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+PYTEST_ARGS ?=
+
+.PHONY: test lint demo env clean
+
+$(VENV)/.ready: requirements/runtime.txt requirements/tests.txt setup.cfg tools/setup_env.sh
+	VENV=$(VENV) tools/setup_env.sh
+	touch $@
+
+env: $(ENV_READY)
+
+lint: $(ENV_READY)
+	@if $(PY) -m ruff --version >/dev/null 2>&1; then \
+		$(PY) -m ruff check cgh_mm tools tests configs; \
+	else echo "ruff is not installed in $(PY): lint skipped"; fi
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(ENV_READY)
+	$(PY) tools/demo.py
+
+clean:
+	rm -rf work_dirs .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from .synthetic_dataset import SyntheticImageDataset
+
+__all__ = ['SyntheticImageDataset']

@@ -1,0 +1,3 @@
+from .loss_warmup_hook import CGHLossWarmupHook
+
+__all__ = ['CGHLossWarmupHook']

@@ -1,0 +1,3 @@
+from .cgh import CGH, ContextEncoder, check_queue_fits_batch, encode_contexts
+
+__all__ = ['CGH', 'ContextEncoder', 'check_queue_fits_batch', 'encode_contexts']

@@ -1,0 +1,3 @@
+from .cross_context_head import CrossContextHead
+
+__all__ = ['CrossContextHead']

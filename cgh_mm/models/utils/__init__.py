@@ -1,0 +1,3 @@
+from .teacher_ema import ForeachEMA
+
+__all__ = ['ForeachEMA']

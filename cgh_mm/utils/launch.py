@@ -1,0 +1,42 @@
+"""Launch helpers shared by ``tools/train.py`` and ``tools/test.py``."""
+import os
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Make ``--launcher pytorch`` work on machines without a GPU.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` whatever the backend,
+    which fails without a GPU. When no GPU is visible, the gloo process group is
+    created here from the torchrun environment (mmengine then skips its own
+    init), and DDP is told not to pin the module to a device.
+
+    Returns True when it set up CPU distributed training.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return False
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+               if k not in os.environ]
+    if missing:
+        raise RuntimeError(
+            f'--launcher pytorch needs the torchrun environment, missing {missing}. '
+            'Start the job with tools/dist_train.sh (torchrun) or set them yourself.')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.env_cfg = cfg.get('env_cfg', {})
+    cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg', None) or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper.update(device_ids=None, broadcast_buffers=False)
+    cfg.model_wrapper_cfg = wrapper
+    return True
+
+
+def world_info() -> Optional[str]:
+    if dist.is_available() and dist.is_initialized():
+        return f'rank {dist.get_rank()}/{dist.get_world_size()} ({dist.get_backend()})'
+    return None

@@ -48,7 +48,7 @@ def extract_backbone(state_dict: Mapping[str, torch.Tensor],
     """Backbone weights of the student (default) or the teacher, prefix stripped.
 
     Raises:
-        KeyError: when the checkpoint has no such backbone (e.g. not a CGH
+        ValueError: when the checkpoint has no such backbone (e.g. not a CGH
             checkpoint, or ``teacher=True`` on a file without a teacher).
     """
     prefix = BACKBONE_PREFIXES['teacher' if teacher else 'student']
@@ -56,7 +56,7 @@ def extract_backbone(state_dict: Mapping[str, torch.Tensor],
                            if k.startswith(prefix))
     if not backbone:
         roots = sorted({k.split('.', 1)[0] for k in state_dict})
-        raise KeyError(
+        raise ValueError(
             f'no key starts with {prefix!r}; top-level names in the checkpoint: {roots}. '
             'Pass a CGH checkpoint (model state_dict under "state_dict"), and drop '
             '--teacher if the file has no teacher.')
@@ -103,11 +103,11 @@ def resnet_state_names(depth: int) -> List[str]:
 
 
 def check_keys(actual: Sequence[str], expected: Sequence[str], what: str) -> None:
-    """Raise one ``KeyError`` listing both missing and unexpected keys, if any."""
+    """Raise one ``ValueError`` listing both missing and unexpected keys, if any."""
     missing = sorted(set(expected) - set(actual))
     unexpected = sorted(set(actual) - set(expected))
     if missing or unexpected:
-        raise KeyError(
+        raise ValueError(
             f'{what}: {len(missing)} missing key(s) {missing[:20]}'
             f'{" ..." if len(missing) > 20 else ""} and {len(unexpected)} unexpected '
             f'key(s) {unexpected[:20]}{" ..." if len(unexpected) > 20 else ""}. The backbone '

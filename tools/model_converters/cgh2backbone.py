@@ -71,8 +71,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     try:
         convert(args.checkpoint, args.output, args.teacher, args.format)
-    except (KeyError, ValueError) as err:
-        raise SystemExit(f'cgh2backbone: {err.args[0] if err.args else err}') from err
+    except ValueError as err:
+        raise SystemExit(f'cgh2backbone: {err}') from err
 
 
 if __name__ == '__main__':

@@ -1,0 +1,50 @@
+"""Shared pieces of the benchmark-config tests (helpers, not tests)."""
+from typing import Iterator, Mapping
+
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
+from tools.model_converters.cgh2backbone import convert
+
+
+def write_backbone_file(tmp_dir) -> Mapping[str, torch.Tensor]:
+    """Save a CGH R50 checkpoint, convert its student backbone (openmmlab format)
+    into ``tmp_dir / 'backbone.pth'`` and return the student backbone weights."""
+    torch.manual_seed(0)
+    cgh_path = str(tmp_dir / 'cgh_r50.pth')
+    state = save_cgh_checkpoint(build_cgh(50), cgh_path)
+    convert(cgh_path, str(tmp_dir / 'backbone.pth'))
+    return {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+
+
+def assert_loaded_from(module: nn.Module, expected: Mapping[str, torch.Tensor],
+                       allowed_extra: tuple = ()) -> int:
+    """Every entry of ``module.state_dict()`` equals ``expected``'s (names not
+    starting with ``allowed_extra`` must all be in ``expected``). Returns how many."""
+    checked = 0
+    for name, value in module.state_dict().items():
+        if name.startswith(allowed_extra) and name not in expected:
+            continue
+        assert name in expected, f'{name} is not in the checkpoint'
+        assert torch.equal(value.cpu(), expected[name]), f'{name} differs from the checkpoint'
+        checked += 1
+    return checked
+
+
+def random_image(rng: np.random.Generator, height: int, width: int) -> Image.Image:
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def strings_in(obj) -> Iterator[str]:
+    """Every string inside a nested config (to look for download URLs)."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            yield from strings_in(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from strings_in(v)

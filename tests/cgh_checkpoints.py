@@ -3,6 +3,7 @@ from typing import Dict
 
 import torch
 import torch.nn as nn
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
 import cgh_mm  # noqa: F401  (registers CGH)
@@ -41,7 +42,9 @@ def randomize_norms_(module: nn.Module, generator: torch.Generator) -> None:
 
 def build_cgh(depth: int) -> nn.Module:
     """A CGH whose student and teacher backbones differ and have non-default norms."""
-    model = MODELS.build(cgh_cfg(depth))
+    # An earlier mmdet/mmseg Runner in this process leaves its scope as the default.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cgh_cfg(depth))
     generator = torch.Generator().manual_seed(depth)
     randomize_norms_(model.backbone, generator)
     teacher_backbone = model.teacher.module.backbone

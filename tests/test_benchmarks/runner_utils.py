@@ -1,5 +1,7 @@
 """Shared pieces of the benchmark-config tests (helpers, not tests)."""
-from typing import Iterator, Mapping
+import glob
+import os.path as osp
+from typing import Iterator, List, Mapping
 
 import numpy as np
 import torch
@@ -48,3 +50,9 @@ def strings_in(obj) -> Iterator[str]:
     elif isinstance(obj, (list, tuple)):
         for v in obj:
             yield from strings_in(v)
+
+
+def benchmark_configs(config_dir: str) -> List[str]:
+    """The runnable configs under ``config_dir/<dataset>/`` (not the ``_base_`` parts)."""
+    return [p for p in sorted(glob.glob(osp.join(config_dir, '*', '*.py')))
+            if osp.basename(osp.dirname(p)) != '_base_']

@@ -1,6 +1,5 @@
 """mmdet benchmark configs: built as they are, run by a real mmdet Runner for two
 iterations on generated VOC/COCO-format data, weights checked against the checkpoint."""
-import glob
 import json
 import math
 import os.path as osp
@@ -11,8 +10,13 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from tests.test_benchmarks.runner_utils import (assert_loaded_from, random_image, strings_in,
-                                                write_backbone_file)
+from tests.test_benchmarks.runner_utils import (
+    assert_loaded_from,
+    benchmark_configs,
+    random_image,
+    strings_in,
+    write_backbone_file,
+)
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks', 'mmdetection')
 VOC_C4 = osp.join(CONFIG_DIR, 'voc0712', 'faster-rcnn_r50-c4_ms-24k_voc0712.py')
@@ -135,7 +139,7 @@ def run_two_iterations(cfg: Config, expected_backbone, shared_head: bool):
     assert not torch.equal(model.backbone.conv1.weight, stem_before)
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(CONFIG_DIR, '*', '*.py'))))
+@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR))
 def test_config_follows_protocol(path):
     cfg = Config.fromfile(path)
     model = cfg.model

@@ -1,6 +1,5 @@
 """mmseg benchmark configs: built as they are, run by a real mmseg Runner for two
 iterations on generated VOC-format data, weights checked against the checkpoint."""
-import glob
 import math
 import os.path as osp
 
@@ -11,8 +10,13 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
 
-from tests.test_benchmarks.runner_utils import (assert_loaded_from, random_image, strings_in,
-                                                write_backbone_file)
+from tests.test_benchmarks.runner_utils import (
+    assert_loaded_from,
+    benchmark_configs,
+    random_image,
+    strings_in,
+    write_backbone_file,
+)
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks',
                       'mmsegmentation')
@@ -38,7 +42,7 @@ def write_voc_segmentation(root, num_images=2):
         (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').write_text('\n'.join(ids) + '\n')
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(CONFIG_DIR, '*', '*.py'))))
+@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR))
 def test_config_uses_a_plain_resnet_stem(path):
     cfg = Config.fromfile(path)
     backbone = cfg.model.backbone

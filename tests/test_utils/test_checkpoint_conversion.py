@@ -4,12 +4,19 @@ import torch
 import torchvision
 from mmpretrain.models import ResNet, ResNetV1c
 
-from cgh_mm.utils.checkpoint_conversion import (OUTPUT_FORMATS, check_keys,
-                                                check_output_format, detectron2_checkpoint,
-                                                detectron2_name, extract_backbone,
-                                                resnet_depth_of, resnet_state_names,
-                                                to_detectron2, to_torchvision,
-                                                unwrap_state_dict)
+from cgh_mm.utils.checkpoint_conversion import (
+    OUTPUT_FORMATS,
+    check_keys,
+    check_output_format,
+    detectron2_checkpoint,
+    detectron2_name,
+    extract_backbone,
+    resnet_depth_of,
+    resnet_state_names,
+    to_detectron2,
+    to_torchvision,
+    unwrap_state_dict,
+)
 from tests.cgh_checkpoints import build_cgh
 
 

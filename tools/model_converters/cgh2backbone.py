@@ -27,9 +27,14 @@ from typing import List, Optional
 import torch
 
 from cgh_mm.utils import allow_mmengine_checkpoint_globals
-from cgh_mm.utils.checkpoint_conversion import (OUTPUT_FORMATS, check_output_format,
-                                                detectron2_checkpoint, extract_backbone,
-                                                to_torchvision, unwrap_state_dict)
+from cgh_mm.utils.checkpoint_conversion import (
+    OUTPUT_FORMATS,
+    check_output_format,
+    detectron2_checkpoint,
+    extract_backbone,
+    to_torchvision,
+    unwrap_state_dict,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

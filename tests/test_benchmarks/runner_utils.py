@@ -56,3 +56,21 @@ def benchmark_configs(config_dir: str) -> List[str]:
     """The runnable configs under ``config_dir/<dataset>/`` (not the ``_base_`` parts)."""
     return [p for p in sorted(glob.glob(osp.join(config_dir, '*', '*.py')))
             if osp.basename(osp.dirname(p)) != '_base_']
+
+
+def write_voc_segmentation(root, num_images=2):
+    """VOC2012 layout with SegmentationClass and SegmentationClassAug (VOC12aug)."""
+    rng = np.random.default_rng(0)
+    for sub in ('JPEGImages', 'SegmentationClass', 'SegmentationClassAug',
+                'ImageSets/Segmentation'):
+        (root / sub).mkdir(parents=True)
+    ids = [f'2012_{i:06d}' for i in range(num_images)]
+    for img_id in ids:
+        random_image(rng, 80, 96).save(root / 'JPEGImages' / f'{img_id}.jpg')
+        label = np.zeros((80, 96), dtype=np.uint8)
+        label[10:60, 20:70] = rng.integers(1, 21)
+        label[60:62] = 255  # VOC's "ignore" border
+        for sub in ('SegmentationClass', 'SegmentationClassAug'):
+            Image.fromarray(label).save(root / sub / f'{img_id}.png')
+    for split in ('train', 'aug'):
+        (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').write_text('\n'.join(ids) + '\n')

@@ -3,43 +3,23 @@ iterations on generated VOC-format data, weights checked against the checkpoint.
 import math
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
-from PIL import Image
 
 from tests.test_benchmarks.runner_utils import (
     assert_loaded_from,
     benchmark_configs,
-    random_image,
     strings_in,
     write_backbone_file,
+    write_voc_segmentation,
 )
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks',
                       'mmsegmentation')
 VOC_FCN = osp.join(CONFIG_DIR, 'voc12aug', 'fcn_r50-d8_4xb4-20k_voc12aug-512x512.py')
 CROP = (64, 64)
-
-
-def write_voc_segmentation(root, num_images=2):
-    """VOC2012 layout with SegmentationClass and SegmentationClassAug (VOC12aug)."""
-    rng = np.random.default_rng(0)
-    for sub in ('JPEGImages', 'SegmentationClass', 'SegmentationClassAug',
-                'ImageSets/Segmentation'):
-        (root / sub).mkdir(parents=True)
-    ids = [f'2012_{i:06d}' for i in range(num_images)]
-    for img_id in ids:
-        random_image(rng, 80, 96).save(root / 'JPEGImages' / f'{img_id}.jpg')
-        label = np.zeros((80, 96), dtype=np.uint8)
-        label[10:60, 20:70] = rng.integers(1, 21)
-        label[60:62] = 255  # VOC's "ignore" border
-        for sub in ('SegmentationClass', 'SegmentationClassAug'):
-            Image.fromarray(label).save(root / sub / f'{img_id}.png')
-    for split in ('train', 'aug'):
-        (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').write_text('\n'.join(ids) + '\n')
 
 
 @pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR))

@@ -1,11 +1,14 @@
 """Shared pieces of the benchmark-config tests (helpers, not tests)."""
 import glob
+import math
 import os.path as osp
 from typing import Iterator, List, Mapping
 
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.config import Config
+from mmengine.runner import Runner
 from PIL import Image
 
 from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
@@ -74,3 +77,28 @@ def write_voc_segmentation(root, num_images=2):
             Image.fromarray(label).save(root / sub / f'{img_id}.png')
     for split in ('train', 'aug'):
         (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').write_text('\n'.join(ids) + '\n')
+
+
+def train_only(cfg: Config, work_dir: str) -> Config:
+    """Batch 2 in the main process, no validation/test, no checkpoint files."""
+    cfg.work_dir = work_dir
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    for key in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
+                'test_evaluator'):
+        cfg[key] = None
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger.interval = 1
+    cfg.launcher = 'none'
+    return cfg
+
+
+def train_two_iterations(runner: Runner) -> None:
+    """Run the runner; check it did two finite steps that moved the stem, which
+    frozen_stages=-1 (or no freezing) fine-tunes too."""
+    stem = runner.model.backbone.conv1.weight
+    stem_before = stem.detach().clone()
+    runner.train()
+    assert runner.iter == 2
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert math.isfinite(loss) and loss > 0
+    assert not torch.equal(stem, stem_before)

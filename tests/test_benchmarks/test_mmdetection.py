@@ -1,7 +1,6 @@
 """mmdet benchmark configs: built as they are, run by a real mmdet Runner for two
 iterations on generated VOC/COCO-format data, weights checked against the checkpoint."""
 import json
-import math
 import os.path as osp
 
 import numpy as np
@@ -15,6 +14,8 @@ from tests.test_benchmarks.runner_utils import (
     benchmark_configs,
     random_image,
     strings_in,
+    train_only,
+    train_two_iterations,
     write_backbone_file,
 )
 
@@ -91,17 +92,10 @@ def small_train_pipeline(with_mask: bool):
 
 def make_runnable(cfg: Config, work_dir: str, backbone_path: str) -> Config:
     """Two training iterations, batch 2, few RoIs, no validation, no checkpoint writing."""
-    cfg.work_dir = work_dir
+    train_only(cfg, work_dir)
     cfg.model.backbone.init_cfg.checkpoint = backbone_path
     if 'shared_head' in cfg.model.roi_head:
         cfg.model.roi_head.shared_head.init_cfg.checkpoint = backbone_path
-    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
-    for key in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
-                'test_evaluator'):
-        cfg[key] = None
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger.interval = 1
-    cfg.launcher = 'none'
     # Fewer RoIs per image (512 by default) only to keep CPU time down: each one
     # goes through the res5 head in C4.
     cfg.model.train_cfg.rpn_proposal.max_per_img = 64
@@ -129,14 +123,7 @@ def run_two_iterations(cfg: Config, expected_backbone, shared_head: bool):
         res5 = [k for k in expected_backbone if k.startswith('layer4.')]
         assert checked == len(res5) and all(k in head.state_dict() for k in res5)
         assert torch.equal(head.norm.weight, torch.ones(2048))  # the extra norm starts fresh
-    stem_before = model.backbone.conv1.weight.detach().clone()
-
-    runner.train()
-    assert runner.iter == 2
-    loss = runner.message_hub.get_scalar('train/loss').current()
-    assert math.isfinite(loss) and loss > 0
-    # frozen_stages=-1: even the stem is fine-tuned.
-    assert not torch.equal(model.backbone.conv1.weight, stem_before)
+    train_two_iterations(runner)
 
 
 @pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR))

@@ -1,6 +1,5 @@
 """mmseg benchmark configs: built as they are, run by a real mmseg Runner for two
 iterations on generated VOC-format data, weights checked against the checkpoint."""
-import math
 import os.path as osp
 
 import pytest
@@ -12,6 +11,8 @@ from tests.test_benchmarks.runner_utils import (
     assert_loaded_from,
     benchmark_configs,
     strings_in,
+    train_only,
+    train_two_iterations,
     write_backbone_file,
     write_voc_segmentation,
 )
@@ -41,8 +42,7 @@ def test_fcn_voc12aug(tmp_path):
     data_root = tmp_path / 'VOCdevkit' / 'VOC2012'
     write_voc_segmentation(data_root)
 
-    cfg = Config.fromfile(VOC_FCN)
-    cfg.work_dir = str(tmp_path / 'work')
+    cfg = train_only(Config.fromfile(VOC_FCN), str(tmp_path / 'work'))
     cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'backbone.pth')
     cfg.model.data_preprocessor.size = CROP
     pipeline = [
@@ -54,14 +54,7 @@ def test_fcn_voc12aug(tmp_path):
     ]
     for dataset in cfg.train_dataloader.dataset.datasets:  # VOC train + SBD aug
         dataset.update(data_root=str(data_root), pipeline=pipeline)
-    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
-    for key in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
-                'test_evaluator'):
-        cfg[key] = None
     cfg.train_cfg.max_iters = 2
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger.interval = 1
-    cfg.launcher = 'none'
 
     runner = Runner.from_cfg(cfg)
     model = runner.model
@@ -70,10 +63,4 @@ def test_fcn_voc12aug(tmp_path):
     model.init_weights()
     checked = assert_loaded_from(model.backbone, expected)
     assert checked == len(model.backbone.state_dict()) == len(expected)
-    stem_before = model.backbone.conv1.weight.detach().clone()
-
-    runner.train()
-    assert runner.iter == 2
-    loss = runner.message_hub.get_scalar('train/loss').current()
-    assert math.isfinite(loss) and loss > 0
-    assert not torch.equal(model.backbone.conv1.weight, stem_before)
+    train_two_iterations(runner)

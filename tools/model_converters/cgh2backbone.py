@@ -13,7 +13,10 @@ torchvision
     (``load_state_dict(..., strict=False)`` misses only ``fc.*``).
 detectron2
     a pickle ``{'model': {name: ndarray}, '__author__': ..., 'matching_heuristics': True}``
-    with detectron2 names; train with ``MODEL.WEIGHTS OUT.pkl``.
+    with detectron2 names; train with ``MODEL.WEIGHTS OUT.pkl`` and, as for any
+    torchvision-style ResNet, ``MODEL.RESNETS.STRIDE_IN_1X1 False``,
+    ``INPUT.FORMAT RGB`` and the ImageNet ``MODEL.PIXEL_MEAN``/``PIXEL_STD``
+    (MoCo's ``*_moco.yaml`` detection configs do exactly this).
 
 The input is read with ``torch.load(weights_only=True)``: tensors and the
 mmengine bookkeeping classes only, never arbitrary pickled code.

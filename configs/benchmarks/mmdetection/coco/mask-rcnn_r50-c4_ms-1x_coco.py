@@ -4,6 +4,7 @@
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50-caffe-c4_1x_coco.py',
     '../_base_/cgh_r50_finetune.py',
+    '../_base_/coco_ms_train.py',
 ]
 
 model = dict(
@@ -11,17 +12,5 @@ model = dict(
     backbone={{_base_.cgh_backbone}},
     roi_head=dict(shared_head={{_base_.cgh_c4_shared_head}}))
 
-# Shorter side 640-800 in training (MoCo protocol); 800 in testing.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='RandomChoiceResize',
-        scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736), (1333, 768),
-                (1333, 800)],
-        keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline={{_base_.cgh_coco_ms_train_pipeline}}))
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1))

@@ -4,6 +4,7 @@
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     '../_base_/cgh_r50_finetune.py',
+    '../_base_/coco_ms_train.py',
 ]
 
 model = dict(
@@ -14,17 +15,5 @@ model = dict(
         bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg={{_base_.cgh_norm_cfg}}),
         mask_head=dict(norm_cfg={{_base_.cgh_norm_cfg}})))
 
-# Shorter side 640-800 in training (MoCo protocol); 800 in testing.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='RandomChoiceResize',
-        scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736), (1333, 768),
-                (1333, 800)],
-        keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline={{_base_.cgh_coco_ms_train_pipeline}}))
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1))

@@ -36,8 +36,11 @@ _RESNET_ARCHS: Dict[int, Tuple[bool, Tuple[int, int, int, int]]] = {
 _BN_ENTRIES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 
 
-def unwrap_state_dict(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
+def unwrap_state_dict(checkpoint: object) -> Mapping[str, torch.Tensor]:
     """The ``state_dict`` of an mmengine checkpoint, or the mapping itself if bare."""
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f'expected a checkpoint dict, got {type(checkpoint).__name__}; '
+                         'pass a file written by the CGH training (tools/train.py).')
     if 'state_dict' in checkpoint and isinstance(checkpoint['state_dict'], Mapping):
         return checkpoint['state_dict']
     return checkpoint

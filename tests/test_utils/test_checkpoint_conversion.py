@@ -48,6 +48,8 @@ def test_unwrap_state_dict():
     sd = {'a': torch.zeros(1)}
     assert unwrap_state_dict({'state_dict': sd, 'meta': {}}) is sd
     assert unwrap_state_dict(sd) is sd
+    with pytest.raises(ValueError, match='expected a checkpoint dict, got Tensor'):
+        unwrap_state_dict(torch.zeros(2))
 
 
 @pytest.mark.parametrize('depth', [18, 50])

@@ -26,13 +26,13 @@ LOSS_TERMS = ('loss', 'loss_nce', 'loss_hyper', 'loss_global', 'alpha')
 TIMEOUT_S = 120
 
 
-def train_command(work_dir, *extra: str) -> List[str]:
-    return [sys.executable, TRAIN, CONFIG, '--work-dir', str(work_dir), *extra,
-            '--cfg-options', *SHORT_RUN]
+def train_command(work_dir, *cfg_options: str, resume: bool = False) -> List[str]:
+    return [sys.executable, TRAIN, CONFIG, '--work-dir', str(work_dir),
+            *(['--resume'] if resume else []), '--cfg-options', *SHORT_RUN, *cfg_options]
 
 
-def run_train(work_dir, *extra: str) -> None:
-    done = subprocess.run(train_command(work_dir, *extra), capture_output=True, text=True,
+def run_train(work_dir, resume: bool = False) -> None:
+    done = subprocess.run(train_command(work_dir, resume=resume), capture_output=True, text=True,
                           timeout=TIMEOUT_S, env=os.environ.copy())
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -61,13 +61,19 @@ def logged_steps(run_dir) -> Dict[int, dict]:
 
 def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
     reference, killed = tmp_path / 'reference', tmp_path / 'killed'
-    run_train(reference)
+    # The uninterrupted run saves only at the end (saving must not change
+    # training); it runs beside the killed one to save time.
+    uninterrupted = subprocess.Popen(
+        train_command(reference, 'default_hooks.checkpoint.interval=12'),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
 
     start_and_kill_when(killed, lambda: osp.isfile(killed / 'iter_6.pth'))
     resume_from = find_last_complete_checkpoint(str(killed))
     resumed_iter = load_checkpoint_safely(resume_from)['meta']['iter']
     assert resumed_iter % 4 != 0, 'the kill should land mid-epoch'
-    run_train(killed, '--resume')
+    run_train(killed, resume=True)
+    _, stderr = uninterrupted.communicate(timeout=TIMEOUT_S)
+    assert uninterrupted.returncode == 0, stderr[-3000:]
 
     expected, got = logged_steps(reference), logged_steps(killed)
     assert sorted(got) == list(range(resumed_iter + 1, 13))

@@ -76,7 +76,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         print(f'--resume: resuming from {cfg.load_from}' if cfg.resume else
               f'--resume: no complete checkpoint in {cfg.work_dir}, training from scratch')
 
-    if (cfg.get('train_cfg') or {}).get('type') in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
+    train_cfg = cfg.get('train_cfg') or {}
+    if train_cfg.get('type') in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
         # The same loop, except that a resume in the middle of an epoch goes on
         # with the next batch instead of starting the epoch over.
         cfg.train_cfg.type = 'ResumableEpochBasedTrainLoop'

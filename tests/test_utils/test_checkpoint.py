@@ -6,8 +6,12 @@ import torch
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
-from cgh_mm.utils import (check_checkpoint_paths, find_last_complete_checkpoint,
-                          load_checkpoint_safely, write_file_atomically)
+from cgh_mm.utils import (
+    check_checkpoint_paths,
+    find_last_complete_checkpoint,
+    load_checkpoint_safely,
+    write_file_atomically,
+)
 
 
 class _RunsCode:

@@ -1,4 +1,5 @@
 """tools/train.py in real subprocesses: exact resume after SIGKILL, kill during a save."""
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -10,6 +11,7 @@ from typing import Dict, List
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from cgh_mm.utils import find_last_complete_checkpoint, load_checkpoint_safely
 
@@ -139,3 +141,30 @@ runpy.run_path(sys.argv[0], run_name='__main__')
     assert find_last_complete_checkpoint(str(work_dir)) == str(work_dir / 'iter_2.pth')
     with pytest.raises(RuntimeError, match='truncated'):
         load_checkpoint_safely(str(work_dir / 'iter_4.pth'))
+
+
+def load_train_tool():
+    spec = importlib.util.spec_from_file_location('train_tool', TRAIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def merged_config(monkeypatch, *argv: str):
+    tool = load_train_tool()
+    monkeypatch.setattr(sys, 'argv', [TRAIN, CONFIG, *argv])
+    return tool.merge_args(Config.fromfile(CONFIG), tool.parse_args())
+
+
+def test_resume_arguments(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r'--resume .*nope.pth: no such checkpoint'):
+        merged_config(monkeypatch, '--resume', str(tmp_path / 'nope.pth'))
+
+    cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--resume')
+    assert cfg.resume is False and cfg.load_from is None  # nothing to resume: from scratch
+    assert cfg.train_cfg.type == 'ResumableEpochBasedTrainLoop'
+
+    torch.save(dict(meta={}), tmp_path / 'epoch_1.pth')
+    (tmp_path / 'epoch_2.pth').write_bytes(b'PK cut short')
+    cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--resume')
+    assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_1.pth')

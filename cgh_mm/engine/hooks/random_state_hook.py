@@ -56,6 +56,7 @@ class RandomStateHook(Hook):
     numpy's global generator and torch's CPU (and CUDA) generators of every
     rank under ``checkpoint['random_state']`` and puts them back just before
     training continues (``before_train``: after mmengine's own re-seeding).
+    Each rank gets its own state back when the number of processes is unchanged.
     Plain loads (``load_from`` without resume) leave the generators alone.
 
     With ``num_workers > 0`` the augmentations run in worker processes that
@@ -68,10 +69,27 @@ class RandomStateHook(Hook):
 
     def __init__(self) -> None:
         self._pending: Optional[Dict[str, torch.Tensor]] = None
+        self._gathered: Optional[List[Dict[str, torch.Tensor]]] = None
+
+    def _gather(self, runner) -> None:
+        # Runner.save_checkpoint (and so before_save_checkpoint) runs on rank 0
+        # only, so the other ranks' states are collected beforehand, at every
+        # point where the checkpoint hook (priority VERY_LOW, after this one)
+        # may save: one small all-gather per iteration, distributed runs only.
+        if get_world_size() > 1:
+            self._gathered = all_gather_object(capture_random_state())
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._gather(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Every rank takes part in the gather; rank 0 writes the file.
-        checkpoint[_KEY] = all_gather_object(capture_random_state())
+        if get_world_size() > 1 and self._gathered is not None:
+            checkpoint[_KEY] = self._gathered
+        else:
+            checkpoint[_KEY] = [capture_random_state()]
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # mmengine has no public flag telling a resume from a plain load.

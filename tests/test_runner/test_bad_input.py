@@ -2,7 +2,7 @@
 import pytest
 from mmengine.runner import Runner
 
-from .test_runner_resume import tiny_cfg
+from tests.small_runs import small_cfg
 
 
 def three_views(cfg):
@@ -20,13 +20,13 @@ def three_views(cfg):
      r'expects 2 views per image .* got 3\. Make the pipeline\'s MultiView produce 2'),
     (lambda cfg: cfg.model.hypercolumn_neck.update(stage_indices=(0, 2)), ValueError,
      r'stage index 2 is out of range: the backbone returned 2 maps .*`out_indices`'),
-    (lambda cfg: cfg.model.hypercolumn_neck.update(in_channels=(128, 512)), ValueError,
-     r'stage 0 has shape \(16, 256, 4, 4\) but `in_channels` expects 128 channels.*'
+    (lambda cfg: cfg.model.hypercolumn_neck.update(in_channels=(32, 128)), ValueError,
+     r'stage 0 has shape \(16, 64, 4, 4\) but `in_channels` expects 32 channels.*'
      r'Set `in_channels`'),
 ], ids=['queue-not-multiple', 'batch-larger-than-queue', 'wrong-views', 'stage-index',
         'channel-mismatch'])
 def test_bad_config_fails_in_the_runner_with_the_fix(tmp_path, change, error, message):
-    cfg = tiny_cfg(tmp_path, max_epochs=1)
+    cfg = small_cfg(tmp_path, max_epochs=1)
     change(cfg)
     runner = Runner.from_cfg(cfg)
     with pytest.raises(error, match=message):

@@ -14,18 +14,22 @@ import torch
 from mmengine.config import Config
 
 from cgh_mm.utils import find_last_complete_checkpoint, load_checkpoint_safely
+from tests.small_runs import small_backbone_options
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 CONFIG = osp.join(ROOT, 'configs', 'cgh', 'cgh_resnet18_1xb16-2e_synthetic.py')
-# 3 epochs of 4 iterations; a checkpoint every 2 iterations, so iter_6 is mid-epoch 2.
+# 3 epochs of 4 iterations; a checkpoint every 3 iterations: iter_6 and iter_9 are mid-epoch.
 SHORT_RUN = [
-    'train_cfg.max_epochs=3', 'default_hooks.checkpoint.interval=2',
+    'train_cfg.max_epochs=3', 'default_hooks.checkpoint.interval=3',
     'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.max_keep_ckpts=1',
-    'log_processor.window_size=1', 'randomness.deterministic=True'
+    'log_processor.window_size=1', 'randomness.deterministic=True', *small_backbone_options()
 ]
 LOSS_TERMS = ('loss', 'loss_nce', 'loss_hyper', 'loss_global', 'alpha')
-TIMEOUT_S = 120
+TIMEOUT_S = 300
+# One thread each: the runs share two cores, and every run must use the same
+# thread count to be bit-for-bit repeatable.
+ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 
 
 def train_command(work_dir, *cfg_options: str, resume: bool = False) -> List[str]:
@@ -35,14 +39,14 @@ def train_command(work_dir, *cfg_options: str, resume: bool = False) -> List[str
 
 def run_train(work_dir, resume: bool = False) -> None:
     done = subprocess.run(train_command(work_dir, resume=resume), capture_output=True, text=True,
-                          timeout=TIMEOUT_S, env=os.environ.copy())
+                          timeout=TIMEOUT_S, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
 def start_and_kill_when(work_dir, ready, *, command=None) -> subprocess.Popen:
     """Start training, SIGKILL it as soon as ``ready()`` holds; fail if it ended first."""
     proc = subprocess.Popen(command or train_command(work_dir), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=os.environ.copy())
+                            stderr=subprocess.PIPE, env=ENV)
     deadline = time.monotonic() + TIMEOUT_S
     while not ready():
         assert proc.poll() is None, f'training ended before the kill: {proc.stderr.read()[-3000:]}'
@@ -67,7 +71,7 @@ def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
     # training); it runs beside the killed one to save time.
     uninterrupted = subprocess.Popen(
         train_command(reference, 'default_hooks.checkpoint.interval=12'),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
 
     start_and_kill_when(killed, lambda: osp.isfile(killed / 'iter_6.pth'))
     resume_from = find_last_complete_checkpoint(str(killed))
@@ -101,7 +105,7 @@ def test_kill_during_save_keeps_the_previous_checkpoint(tmp_path):
     work_dir = tmp_path / 'run'
     marker = tmp_path / 'writing'
     # Slow down every file write of the checkpoint backend and say when the
-    # second save (iteration 4) is half-way through it.
+    # second save (iteration 6) is half-way through it.
     script = tmp_path / 'slow_save_train.py'
     script.write_text(f'''
 import runpy, sys, time
@@ -126,21 +130,21 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 ''')
     start_and_kill_when(work_dir, marker.exists, command=[sys.executable, str(script)])
 
-    partial = work_dir / '.iter_4.pth.partial'
-    assert partial.is_file() and not (work_dir / 'iter_4.pth').exists()
-    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_2.pth')
+    partial = work_dir / '.iter_6.pth.partial'
+    assert partial.is_file() and not (work_dir / 'iter_6.pth').exists()
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_3.pth')
     # max_keep_ckpts=1, yet the older checkpoint is still there, whole
-    previous = load_checkpoint_safely(str(work_dir / 'iter_2.pth'))
-    assert previous['meta']['iter'] == 2
-    assert find_last_complete_checkpoint(str(work_dir)) == str(work_dir / 'iter_2.pth')
+    previous = load_checkpoint_safely(str(work_dir / 'iter_3.pth'))
+    assert previous['meta']['iter'] == 3
+    assert find_last_complete_checkpoint(str(work_dir)) == str(work_dir / 'iter_3.pth')
 
     # mmengine's pointer can name a cut-short file (e.g. one overwritten in
     # place by an interrupted save): --resume then takes the last whole one.
-    os.replace(partial, work_dir / 'iter_4.pth')
-    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_4.pth'))
-    assert find_last_complete_checkpoint(str(work_dir)) == str(work_dir / 'iter_2.pth')
+    os.replace(partial, work_dir / 'iter_6.pth')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_6.pth'))
+    assert find_last_complete_checkpoint(str(work_dir)) == str(work_dir / 'iter_3.pth')
     with pytest.raises(RuntimeError, match='truncated'):
-        load_checkpoint_safely(str(work_dir / 'iter_4.pth'))
+        load_checkpoint_safely(str(work_dir / 'iter_6.pth'))
 
 
 def load_train_tool():

@@ -3,7 +3,7 @@ import torch
 from mmengine.runner import Runner
 
 from cgh_mm.engine.hooks import CheckpointMismatchError
-from tests.test_runner.test_runner_resume import tiny_cfg
+from tests.small_runs import small_cfg
 
 
 def other_model_checkpoint(runner, path):
@@ -17,7 +17,7 @@ def other_model_checkpoint(runner, path):
 
 @pytest.mark.parametrize('resume', [False, True], ids=['load_from', 'resume'])
 def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume):
-    cfg = tiny_cfg(tmp_path, max_epochs=1)
+    cfg = small_cfg(tmp_path, max_epochs=1)
     runner = Runner.from_cfg(cfg)
     path = tmp_path / 'other.pth'
     other_model_checkpoint(runner, path)
@@ -35,7 +35,7 @@ def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume):
 
 
 def test_checkpoint_of_the_same_model_loads(tmp_path):
-    runner = Runner.from_cfg(tiny_cfg(tmp_path, max_epochs=1))
+    runner = Runner.from_cfg(small_cfg(tmp_path, max_epochs=1))
     path = tmp_path / 'same.pth'
     torch.save(dict(state_dict=runner.model.state_dict(), meta=dict(epoch=1, iter=2)), path)
     runner._load_from = str(path)

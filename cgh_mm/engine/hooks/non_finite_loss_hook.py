@@ -27,10 +27,12 @@ class NonFiniteLossHook(Hook):
                          outputs: Optional[Dict[str, torch.Tensor]] = None) -> None:
         if not outputs:
             return
-        values = {name: float(value.detach() if isinstance(value, torch.Tensor) else value)
-              for name, value in outputs.items()
-                  if isinstance(value, (torch.Tensor, float, int)) and
-                  (not isinstance(value, torch.Tensor) or value.numel() == 1)}
+        values = {
+            name: float(value.detach() if isinstance(value, torch.Tensor) else value)
+            for name, value in outputs.items()
+            if isinstance(value, (float, int)) or
+            (isinstance(value, torch.Tensor) and value.numel() == 1)
+        }
         bad = torch.tensor(float(any(not math.isfinite(v) for v in values.values())))
         all_reduce(bad, op='sum')
         if bad.item() == 0:

@@ -39,7 +39,7 @@ def train_steps(rank: int, world_size: int, batch: int, out_file: str,
     if world_size > 1:
         dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
                                 world_size=world_size)
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # the same arithmetic in every process
     torch.manual_seed(0)
     model = MODELS.build(group_norm_cgh())
     model.init_weights()
@@ -77,8 +77,15 @@ def _spawned(rank: int, tmp_dir: str) -> None:
 
 
 def test_two_processes_match_one_with_the_global_batch(tmp_path):
-    mp.spawn(_spawned, args=(str(tmp_path), ), nprocs=WORLD_SIZE, join=True)
-    train_steps(0, 1, BATCH_PER_PROCESS * WORLD_SIZE, str(tmp_path / 'single.pth'))
+    # fork: spawned children would re-import the whole stack (most of the test's
+    # time); each child runs one thread, which is safe after a fork
+    mp.start_processes(_spawned, args=(str(tmp_path), ), nprocs=WORLD_SIZE, join=True,
+                       start_method='fork')
+    threads = torch.get_num_threads()
+    try:
+        train_steps(0, 1, BATCH_PER_PROCESS * WORLD_SIZE, str(tmp_path / 'single.pth'))
+    finally:
+        torch.set_num_threads(threads)
 
     single = torch.load(tmp_path / 'single.pth', weights_only=True)
     ranks = [torch.load(tmp_path / f'rank{r}.pth', weights_only=True)

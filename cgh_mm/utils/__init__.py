@@ -1,6 +1,18 @@
-from .safe_loading import allow_mmengine_checkpoint_globals
-
-__all__ = ['allow_mmengine_checkpoint_globals']
+from .checkpoint import (
+    check_checkpoint_paths,
+    describe_state_dict_mismatch,
+    find_last_complete_checkpoint,
+    is_complete_checkpoint,
+    load_checkpoint_safely,
+    write_file_atomically,
+)
 from .launch import prepare_cpu_distributed
+from .safe_loading import allow_mmengine_checkpoint_globals
+from .strict_pretrained_init import StrictPretrainedInit
 
-__all__ += ['prepare_cpu_distributed']
+__all__ = [
+    'allow_mmengine_checkpoint_globals', 'check_checkpoint_paths',
+    'describe_state_dict_mismatch', 'find_last_complete_checkpoint', 'is_complete_checkpoint',
+    'load_checkpoint_safely', 'prepare_cpu_distributed', 'StrictPretrainedInit',
+    'write_file_atomically'
+]

@@ -1,0 +1,3 @@
+from .resumable_loop import ResumableEpochBasedTrainLoop
+
+__all__ = ['ResumableEpochBasedTrainLoop']

@@ -53,7 +53,8 @@ def find_sync_bn(cfg: Any, prefix: str = '') -> List[str]:
             path = f'{prefix}.{key}' if prefix else str(key)
             if key == 'sync_bn' and value:
                 found.append(path)
-            elif key == 'type' and isinstance(value, str) and 'SyncBN' in value:
+            elif key == 'type' and isinstance(value, str) and ('SyncBN' in value
+                                                         or 'SyncBatchNorm' in value):
                 found.append(path)
             else:
                 found += find_sync_bn(value, path)

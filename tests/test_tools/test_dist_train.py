@@ -88,6 +88,8 @@ def test_sync_bn_on_cpu_is_refused_with_the_fix(monkeypatch):
 
 def test_find_sync_bn_sees_runner_option_and_lists():
     cfg = dict(sync_bn='torch', model=dict(
-        necks=[dict(norm_cfg=dict(type='BN')), dict(norm_cfg=dict(type='SyncBN'))]))
-    assert find_sync_bn(cfg) == ['sync_bn', 'model.necks.1.norm_cfg.type']
+        necks=[dict(norm_cfg=dict(type='BN')), dict(norm_cfg=dict(type='SyncBN'))],
+        head=dict(norm_cfg=dict(type='SyncBatchNorm'))))
+    assert find_sync_bn(cfg) == ['sync_bn', 'model.necks.1.norm_cfg.type',
+                                 'model.head.norm_cfg.type']
     assert find_sync_bn(dict(model=dict(norm_cfg=dict(type='BN')))) == []

@@ -6,13 +6,13 @@ from .checkpoint import (
     load_checkpoint_safely,
     write_file_atomically,
 )
-from .launch import prepare_cpu_distributed
+from .launch import find_sync_bn, prepare_cpu_distributed
 from .safe_loading import allow_mmengine_checkpoint_globals
 from .strict_pretrained_init import StrictPretrainedInit
 
 __all__ = [
     'allow_mmengine_checkpoint_globals', 'check_checkpoint_paths',
-    'describe_state_dict_mismatch', 'find_last_complete_checkpoint', 'is_complete_checkpoint',
-    'load_checkpoint_safely', 'prepare_cpu_distributed', 'StrictPretrainedInit',
-    'write_file_atomically'
+    'describe_state_dict_mismatch', 'find_last_complete_checkpoint', 'find_sync_bn',
+    'is_complete_checkpoint', 'load_checkpoint_safely', 'prepare_cpu_distributed',
+    'StrictPretrainedInit', 'write_file_atomically'
 ]

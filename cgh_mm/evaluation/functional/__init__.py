@@ -1,3 +1,7 @@
+from .clustering import clustering_metrics, hungarian_accuracy
 from .knn import weighted_knn_accuracy, weighted_knn_predict
 
-__all__ = ['weighted_knn_accuracy', 'weighted_knn_predict']
+__all__ = [
+    'clustering_metrics', 'hungarian_accuracy', 'weighted_knn_accuracy',
+    'weighted_knn_predict'
+]

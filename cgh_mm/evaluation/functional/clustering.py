@@ -2,7 +2,6 @@ from typing import Dict
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn import metrics
 
 
 def _as_label_array(labels, name: str) -> np.ndarray:
@@ -45,6 +44,9 @@ def clustering_metrics(labels_true, labels_pred) -> Dict[str, float]:
         labels_true: ``(N,)`` integer class labels.
         labels_pred: ``(N,)`` integer cluster ids.
     """
+    # scikit-learn is imported here so that `import cgh_mm` does not need it.
+    from sklearn import metrics
+
     labels_true = _as_label_array(labels_true, 'labels_true')
     labels_pred = _as_label_array(labels_pred, 'labels_pred')
     return dict(

@@ -1,16 +1,13 @@
 """tools/analysis/knn_eval.py and cluster_eval.py run as commands, on known features
 and end to end on generated images with a tiny CGH checkpoint."""
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from cgh_mm.evaluation import load_feature_sets, weighted_knn_accuracy
-from tests.cgh_checkpoints import save_tiny_cgh_checkpoint
+from tests.helpers import run_tool, save_tiny_cgh_checkpoint
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 KNN = osp.join(ROOT, 'tools', 'analysis', 'knn_eval.py')
@@ -28,13 +25,6 @@ test_dataloader = dict(batch_size=8, dataset=dict(
     type='SyntheticImageDataset', num_images=12, image_size=32, num_classes=3, seed=1,
     pipeline=pipeline))
 """
-
-
-def run_tool(script, *args):
-    result = subprocess.run([sys.executable, script, *map(str, args)], capture_output=True,
-                            text=True, env=dict(os.environ), timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 def separable_features(path, wrong_query_labels=0):
@@ -116,11 +106,22 @@ def test_end_to_end_student_and_teacher(tiny_cgh_cfg, tmp_path):
     assert not torch.allclose(feats['student']['train_features'],
                               feats['teacher']['train_features'])
 
-    if pytest.importorskip('sklearn'):
-        out = tmp_path / 'cluster.json'
-        run_tool(CLUSTER, config, ckpt, '--weights', 'teacher', '--out', out)
-        scores = json.loads(out.read_text())
-        assert scores['weights'] == 'teacher' and 0.0 <= scores['acc'] <= 1.0
+
+
+def test_cluster_end_to_end(tiny_cgh_cfg, tmp_path):
+    pytest.importorskip('sklearn')
+    config = tmp_path / 'eval_cfg.py'
+    config.write_text(EVAL_CONFIG)
+    ckpt = tmp_path / 'cgh.pth'
+    save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt)
+    out, feats = tmp_path / 'cluster.json', tmp_path / 'feats.pth'
+    run_tool(CLUSTER, config, ckpt, '--weights', 'teacher', '--save-features', feats,
+             '--out', out)
+    scores = json.loads(out.read_text())
+    assert scores['weights'] == 'teacher' and scores['num_clusters'] == 3
+    assert 0.0 <= scores['acc'] <= 1.0
+    run_tool(CLUSTER, '--load-features', feats, '--out', out)
+    assert json.loads(out.read_text())['acc'] == pytest.approx(scores['acc'])
 
 
 def test_wrong_backbone_names_missing_and_unexpected_keys(tiny_cgh_cfg, tmp_path):
@@ -128,8 +129,6 @@ def test_wrong_backbone_names_missing_and_unexpected_keys(tiny_cgh_cfg, tmp_path
     config.write_text(EVAL_CONFIG)
     ckpt = tmp_path / 'cgh.pth'
     save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt)
-    result = subprocess.run(
-        [sys.executable, KNN, str(config), str(ckpt), '--cfg-options',
-         'model.backbone.depth=34'], capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0
-    assert 'missing keys' in result.stderr and 'layer3.5' in result.stderr
+    with pytest.raises(KeyError) as err:
+        run_tool(KNN, config, ckpt, '--cfg-options', 'model.backbone.depth=34')
+    assert 'missing keys' in str(err.value) and 'layer3.5' in str(err.value)

@@ -3,7 +3,7 @@ import torch
 from mmpretrain.models import ResNet
 
 from cgh_mm.utils import backbone_state_dict, load_backbone_weights, read_state_dict
-from tests.cgh_checkpoints import save_tiny_cgh_checkpoint
+from tests.helpers import save_tiny_cgh_checkpoint
 
 
 def test_student_and_teacher_backbones_are_selected(tiny_cgh_cfg, tmp_path):

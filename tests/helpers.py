@@ -1,5 +1,9 @@
-"""Small CGH checkpoints written by tests, as mmengine's CheckpointHook lays them out."""
+"""Helpers shared by tests: tiny CGH checkpoints, tools run as commands."""
+import contextlib
 import copy
+import io
+import runpy
+import sys
 
 import torch
 from mmpretrain.registry import MODELS
@@ -20,3 +24,18 @@ def save_tiny_cgh_checkpoint(cgh_cfg: dict, path, backbone_type: str = 'ResNet')
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save(dict(meta=dict(epoch=1), state_dict=state), str(path))
     return state
+
+
+def run_tool(script: str, *args) -> str:
+    """Run a tool's command line in this process (no second interpreter start-up).
+
+    Returns what it printed.
+    """
+    argv, sys.argv = sys.argv, [script, *map(str, args)]
+    stdout = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout):
+            runpy.run_path(script, run_name='__main__')
+    finally:
+        sys.argv = argv
+    return stdout.getvalue()

@@ -39,7 +39,10 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    # The built-in statistics are registered only when a first HistoryBuffer is
+    # made, which a process that only loads checkpoints may never do.
+    allowed = {'min', 'max', 'current', 'mean'} | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}), which is not an mmengine '

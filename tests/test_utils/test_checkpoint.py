@@ -49,3 +49,24 @@ def test_code_running_pickle_is_refused(tmp_path):
     torch.save(dict(state_dict={'backbone.x': torch.zeros(1)}, hook=print), str(path))
     with pytest.raises(Exception, match='[Ww]eights only'):
         read_state_dict(str(path))
+
+
+def test_training_checkpoint_loads_in_a_fresh_process(tmp_path):
+    """mmengine registers HistoryBuffer's statistics lazily: a process that has made no
+    HistoryBuffer must still read a checkpoint whose message hub pickles them."""
+    import subprocess
+    import sys
+
+    from mmengine.logging import HistoryBuffer
+
+    path = tmp_path / 'train.pth'
+    buffer = HistoryBuffer()
+    buffer.update(1.0)
+    torch.save(dict(state_dict={'backbone.conv1.weight': torch.ones(2)},
+                    message_hub=dict(log_scalars={'loss': buffer})), str(path))
+    code = ('from cgh_mm.utils import read_state_dict; '
+            f'print(sorted(read_state_dict({str(path)!r})))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "['backbone.conv1.weight']" in result.stdout

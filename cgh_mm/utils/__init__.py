@@ -1,3 +1,4 @@
+from .backbone_weights import backbone_state_dict, load_backbone_weights, read_state_dict
 from .checkpoint import (
     check_checkpoint_paths,
     describe_state_dict_mismatch,
@@ -11,8 +12,9 @@ from .safe_loading import allow_mmengine_checkpoint_globals
 from .strict_pretrained_init import StrictPretrainedInit
 
 __all__ = [
-    'allow_mmengine_checkpoint_globals', 'check_checkpoint_paths',
+    'allow_mmengine_checkpoint_globals', 'backbone_state_dict', 'check_checkpoint_paths',
     'describe_state_dict_mismatch', 'find_last_complete_checkpoint', 'find_sync_bn',
-    'is_complete_checkpoint', 'load_checkpoint_safely', 'prepare_cpu_distributed',
-    'StrictPretrainedInit', 'write_file_atomically'
+    'is_complete_checkpoint', 'load_backbone_weights', 'load_checkpoint_safely',
+    'prepare_cpu_distributed', 'read_state_dict', 'StrictPretrainedInit',
+    'write_file_atomically'
 ]

@@ -12,6 +12,7 @@
    prints a summary.
 """
 import argparse
+import copy
 import os
 import os.path as osp
 import shutil
@@ -24,8 +25,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
 
-from fashion_mnist_to_folder import (DEFAULT_SRC, convert, is_converted,  # noqa: E402
-                                     required_files)
+from fashion_mnist_to_folder import DEFAULT_SRC, convert, is_converted, required_files  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -51,6 +51,16 @@ def ensure_fashion_mnist(src: str = DEFAULT_SRC) -> None:
                  f'four files into {src} (or pass --fashion-mnist-src DIR).')
 
 
+def final_eval_loaders(cfg: Config, memory_size: int):
+    """Memory bank (the first ``memory_size`` train images) and all test images,
+    with the config's test pipeline (the online monitor uses smaller subsets)."""
+    memory = copy.deepcopy(cfg.val_cfg.memory_dataloader)
+    memory.dataset.indices = memory_size
+    query = copy.deepcopy(cfg.val_dataloader)
+    query.dataset.pop('indices', None)
+    return Runner.build_dataloader(memory), Runner.build_dataloader(query)
+
+
 def knn_top1(runner: Runner, memory_loader, query_loader) -> Tuple[float, float]:
     """kNN top-1 (percent) of the runner's backbone, and the seconds it took."""
     from cgh_mm.evaluation import extract_features, weighted_knn_accuracy
@@ -72,6 +82,8 @@ def main() -> None:
                         help='where the converted folder dataset lives')
     parser.add_argument('--fashion-mnist-src', default=DEFAULT_SRC,
                         help='folder of the original idx .gz files')
+    parser.add_argument('--memory-size', type=int, default=10000,
+                        help='train images in the kNN memory bank of the final evaluation')
     args = parser.parse_args()
     start = time.time()
 
@@ -86,13 +98,13 @@ def main() -> None:
     runner = Runner.from_cfg(cfg)
     # Initialise once here: training starts from exactly the weights measured below.
     runner.model.init_weights()
-    memory_loader = runner.val_loop.memory_dataloader
-    query_loader = runner.val_loop.dataloader
+    memory_loader, query_loader = final_eval_loaders(cfg, args.memory_size)
     n_memory, n_query = len(memory_loader.dataset), len(query_loader.dataset)
 
     print(f'kNN of the randomly initialised backbone ({n_query} test images, '
           f'{n_memory} train images as memory bank) ...')
     random_acc, eval_time = knn_top1(runner, memory_loader, query_loader)
+    print(f'kNN top-1, random init: {random_acc:.2f} % ({eval_time:.0f} s)')
 
     train_start = time.time()
     runner.train()
@@ -100,6 +112,7 @@ def main() -> None:
 
     print('kNN of the pretrained backbone ...')
     pretrained_acc, _ = knn_top1(runner, memory_loader, query_loader)
+    print(f'kNN top-1, pretrained: {pretrained_acc:.2f} %')
 
     from cgh_mm.visualization import find_scalars_file, plot_knn_accuracy, plot_loss_terms
     scalars = find_scalars_file(args.work_dir)
@@ -115,7 +128,7 @@ def main() -> None:
     print('CGH demo: Fashion-MNIST, CPU')
     print(f'  pretraining     {len(runner.train_dataloader.dataset)} train images x '
           f'{epochs} epochs, {runner.iter} iterations, {train_time:.0f} s')
-    print(f'  final losses    ' + ', '.join(
+    print('  final losses    ' + ', '.join(
         f'{k} {hub.get_scalar(f"train/{k}").current():.3f}'
         for k in ('loss_hyper', 'loss_global')))
     print(f'  kNN top-1 (k=20, T=0.07, {n_query} test images, {n_memory} train images as '

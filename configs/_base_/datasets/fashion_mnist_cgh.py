@@ -48,7 +48,9 @@ train_dataloader = dict(
         metainfo=dict(classes=classes),
         pipeline=train_pipeline))
 
-# Online kNN monitor: labelled memory bank = a train subset, queries = the test set.
+# Online kNN monitor: labelled memory bank = a train subset (first 5000 of the
+# class-mixed list), queries = the first 2000 test images; tools/demo.py measures
+# the final numbers on all 10k test images.
 knn_memory_dataloader = dict(
     batch_size=256,
     num_workers=2,
@@ -61,7 +63,7 @@ knn_memory_dataloader = dict(
         ann_file='meta/train.txt',
         data_prefix='train',
         metainfo=dict(classes=classes),
-        indices=10000,
+        indices=5000,
         pipeline=test_pipeline))
 val_dataloader = dict(
     batch_size=256,
@@ -75,6 +77,7 @@ val_dataloader = dict(
         ann_file='meta/test.txt',
         data_prefix='test',
         metainfo=dict(classes=classes),
+        indices=2000,
         pipeline=test_pipeline))
 val_evaluator = dict(type='WeightedKNNAccuracy', k=20, temperature=0.07)
 val_cfg = dict(type='KNNValLoop', memory_dataloader=knn_memory_dataloader)

@@ -24,7 +24,7 @@ model = dict(
 
 train_dataloader = dict(batch_size=64, dataset=dict(indices=15000))
 
-max_epochs = 4
+max_epochs = 6
 # lr 0.03 for batch 64: 0.1 made the loss terms rise again in the second epoch.
 optim_wrapper = dict(optimizer=dict(lr=0.03))
 param_scheduler = [

@@ -137,7 +137,12 @@ def main() -> None:
     loss_png = osp.join(args.work_dir, 'loss_terms.png')
     knn_png = osp.join(args.work_dir, 'knn_accuracy.png')
     plot_loss_terms(scalars, loss_png)
-    plot_knn_accuracy(scalars, knn_png, baseline=random_acc)
+    monitor = runner.val_loop
+    plot_knn_accuracy(
+        scalars, knn_png, baseline=random_acc,
+        label=f'online monitor ({len(monitor.memory_dataloader.dataset)} train / '
+        f'{len(monitor.dataloader.dataset)} test images)',
+        baseline_label=f'random init ({n_memory} train / {n_query} test images)')
     wall = time.time() - start
 
     hub = runner.message_hub

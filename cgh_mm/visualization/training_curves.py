@@ -75,7 +75,9 @@ def plot_loss_terms(scalars_path: str, out_path: Optional[str] = None,
 
 
 def plot_knn_accuracy(scalars_path: str, out_path: Optional[str] = None,
-                      key: str = 'knn/top1', baseline: Optional[float] = None) -> Figure:
+                      key: str = 'knn/top1', baseline: Optional[float] = None,
+                      label: Optional[str] = None,
+                      baseline_label: str = 'random init') -> Figure:
     """Online kNN top-1 per validation epoch; ``baseline`` draws a reference line.
 
     Saves a PNG to ``out_path`` when given; returns the figure.
@@ -85,9 +87,9 @@ def plot_knn_accuracy(scalars_path: str, out_path: Optional[str] = None,
         raise ValueError(f'{scalars_path} has no `{key}`: was the kNN monitor '
                          '(KNNValLoop + WeightedKNNAccuracy) on?')
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, values, marker='o', label=key)
+    ax.plot(steps, values, marker='o', label=label or key)
     if baseline is not None:
-        ax.axhline(baseline, color='grey', linestyle='--', label='random init')
+        ax.axhline(baseline, color='grey', linestyle='--', label=baseline_label)
     ax.set_xlabel('epoch')
     ax.set_ylabel('kNN top-1 (%)')
     ax.set_title('Online weighted kNN accuracy')

@@ -49,10 +49,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
+    if args.resume is not None and args.resume != 'auto':
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(
+                f'--resume {args.resume}: no such checkpoint. Give the path of a '
+                'checkpoint of this run, or --resume without a path to take the last '
+                'complete one of the work dir.')
         cfg.resume = True
         cfg.load_from = args.resume
 
@@ -64,6 +66,21 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_evaluator = None
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+
+    if args.resume == 'auto':
+        # mmengine's own lookup trusts `last_checkpoint`, which may name a file
+        # whose writing was cut short.
+        from cgh_mm.utils import find_last_complete_checkpoint
+        cfg.load_from = find_last_complete_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
+        print(f'--resume: resuming from {cfg.load_from}' if cfg.resume else
+              f'--resume: no complete checkpoint in {cfg.work_dir}, training from scratch')
+
+    train_cfg = cfg.get('train_cfg') or {}
+    if train_cfg.get('type') in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
+        # The same loop, except that a resume in the middle of an epoch goes on
+        # with the next batch instead of starting the epoch over.
+        cfg.train_cfg.type = 'ResumableEpochBasedTrainLoop'
     return cfg
 
 
@@ -72,7 +89,8 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 
-    from cgh_mm.utils.launch import prepare_cpu_distributed
+    from cgh_mm.utils import check_checkpoint_paths, prepare_cpu_distributed
+    check_checkpoint_paths(cfg)
     prepare_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)

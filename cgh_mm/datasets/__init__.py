@@ -1,3 +1,4 @@
 from .synthetic_dataset import SyntheticImageDataset
+from .transforms import LoadImageFromFileChecked, UnreadableImageError
 
-__all__ = ['SyntheticImageDataset']
+__all__ = ['LoadImageFromFileChecked', 'SyntheticImageDataset', 'UnreadableImageError']

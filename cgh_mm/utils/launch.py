@@ -1,6 +1,6 @@
 """Launch helpers shared by ``tools/train.py`` and ``tools/test.py``."""
 import os
-from typing import Optional
+from typing import Any, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -25,6 +25,13 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
         raise RuntimeError(
             f'--launcher pytorch needs the torchrun environment, missing {missing}. '
             'Start the job with tools/dist_train.sh (torchrun) or set them yourself.')
+    sync_bn = find_sync_bn(cfg)
+    if sync_bn:
+        raise RuntimeError(
+            'SyncBN does not work under DDP on CPU (no GPU is visible), but the config '
+            f'asks for it at: {", ".join(sync_bn)}. Use plain BN for a CPU run, e.g. '
+            + ' '.join(_bn_override(key) for key in sync_bn)
+            + ', or run on GPUs.')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     cfg.env_cfg = cfg.get('env_cfg', {})
@@ -34,6 +41,33 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper.update(device_ids=None, broadcast_buffers=False)
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def find_sync_bn(cfg: Any, prefix: str = '') -> List[str]:
+    """Dotted config keys that ask for SyncBN (``norm_cfg.type`` or ``sync_bn``)."""
+    found: List[str] = []
+    if isinstance(cfg, Config):
+        cfg = cfg.to_dict()
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            path = f'{prefix}.{key}' if prefix else str(key)
+            if key == 'sync_bn' and value:
+                found.append(path)
+            elif key == 'type' and isinstance(value, str) and ('SyncBN' in value
+                                                         or 'SyncBatchNorm' in value):
+                found.append(path)
+            else:
+                found += find_sync_bn(value, path)
+    elif isinstance(cfg, (list, tuple)):
+        for i, value in enumerate(cfg):
+            found += find_sync_bn(value, f'{prefix}.{i}')
+    return found
+
+
+def _bn_override(key: str) -> str:
+    if key.endswith('sync_bn'):
+        return f'`--cfg-options {key}=None`'
+    return f'`--cfg-options {key}=BN`'
 
 
 def world_info() -> Optional[str]:

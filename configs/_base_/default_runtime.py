@@ -6,8 +6,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # written to a temporary file and renamed into place: a kill never leaves a
+    # half-written checkpoint
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # random generators of every rank saved with each checkpoint, restored on resume
+    random_state=dict(type='RandomStateHook'),
+    # a checkpoint of another model given to --resume / load_from is an error
+    checkpoint_match=dict(type='CheckpointMatchHook'),
+    # NaN/inf loss: stop before the next checkpoint, name the last good one
+    non_finite_loss=dict(type='NonFiniteLossHook'),
 )
 
 env_cfg = dict(

@@ -39,3 +39,15 @@ def test_a_code_running_pickle_is_still_refused(tmp_path):
         pickle.dump({"state_dict": _RunsCode()}, f, protocol=2)
     with pytest.raises(pickle.UnpicklingError, match='system'):
         torch.load(path, weights_only=True)
+
+
+def test_history_buffer_statistics_load_in_a_process_that_made_no_buffer(tmp_path,
+                                                                         monkeypatch):
+    buffer = HistoryBuffer()
+    buffer.update(1.0)
+    path = tmp_path / 'hub.pth'
+    torch.save(dict(buffer=buffer), path)
+    # what a fresh process looks like: the built-ins are registered lazily
+    monkeypatch.setattr(HistoryBuffer, '_statistics_methods', {})
+    loaded = torch.load(path, weights_only=True)
+    assert loaded['buffer'].mean() == 1.0

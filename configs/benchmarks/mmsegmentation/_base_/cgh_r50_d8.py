@@ -1,0 +1,13 @@
+# The backbone of every segmentation benchmark: mmseg's plain ResNet-50 (7x7 stem,
+# names conv1/bn1), dilated as FCN-D8 needs, loaded from the CGH backbone file.
+# mmseg's bases use ResNetV1c, whose 3-conv deep stem would leave our stem unused.
+# Names carry a `cgh_` prefix because a config may not repeat a top-level name of its
+# other base; configs place this inside `model`.
+
+# Backbone file written by tools/model_converters/cgh2backbone.py (openmmlab format).
+# tools/benchmarks/mmsegmentation/dist_train.sh overrides init_cfg.checkpoint.
+cgh_pretrained = 'work_dirs/cgh_backbone.pth'
+cgh_backbone = dict(
+    type='ResNet',
+    deep_stem=False,
+    init_cfg=dict(type='Pretrained', checkpoint=cgh_pretrained))

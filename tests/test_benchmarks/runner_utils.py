@@ -1,0 +1,104 @@
+"""Shared pieces of the benchmark-config tests (helpers, not tests)."""
+import glob
+import math
+import os.path as osp
+from typing import Iterator, List, Mapping
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.runner import Runner
+from PIL import Image
+
+from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
+from tools.model_converters.cgh2backbone import convert
+
+
+def write_backbone_file(tmp_dir) -> Mapping[str, torch.Tensor]:
+    """Save a CGH R50 checkpoint, convert its student backbone (openmmlab format)
+    into ``tmp_dir / 'backbone.pth'`` and return the student backbone weights."""
+    torch.manual_seed(0)
+    cgh_path = str(tmp_dir / 'cgh_r50.pth')
+    state = save_cgh_checkpoint(build_cgh(50), cgh_path)
+    convert(cgh_path, str(tmp_dir / 'backbone.pth'))
+    return {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+
+
+def assert_loaded_from(module: nn.Module, expected: Mapping[str, torch.Tensor],
+                       allowed_extra: tuple = ()) -> int:
+    """Every entry of ``module.state_dict()`` equals ``expected``'s (names not
+    starting with ``allowed_extra`` must all be in ``expected``). Returns how many."""
+    checked = 0
+    for name, value in module.state_dict().items():
+        if name.startswith(allowed_extra) and name not in expected:
+            continue
+        assert name in expected, f'{name} is not in the checkpoint'
+        assert torch.equal(value.cpu(), expected[name]), f'{name} differs from the checkpoint'
+        checked += 1
+    return checked
+
+
+def random_image(rng: np.random.Generator, height: int, width: int) -> Image.Image:
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def strings_in(obj) -> Iterator[str]:
+    """Every string inside a nested config (to look for download URLs)."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            yield from strings_in(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from strings_in(v)
+
+
+def benchmark_configs(config_dir: str) -> List[str]:
+    """The runnable configs under ``config_dir/<dataset>/`` (not the ``_base_`` parts)."""
+    return [p for p in sorted(glob.glob(osp.join(config_dir, '*', '*.py')))
+            if osp.basename(osp.dirname(p)) != '_base_']
+
+
+def write_voc_segmentation(root, num_images=2):
+    """VOC2012 layout with SegmentationClass and SegmentationClassAug (VOC12aug)."""
+    rng = np.random.default_rng(0)
+    for sub in ('JPEGImages', 'SegmentationClass', 'SegmentationClassAug',
+                'ImageSets/Segmentation'):
+        (root / sub).mkdir(parents=True)
+    ids = [f'2012_{i:06d}' for i in range(num_images)]
+    for img_id in ids:
+        random_image(rng, 80, 96).save(root / 'JPEGImages' / f'{img_id}.jpg')
+        label = np.zeros((80, 96), dtype=np.uint8)
+        label[10:60, 20:70] = rng.integers(1, 21)
+        label[60:62] = 255  # VOC's "ignore" border
+        for sub in ('SegmentationClass', 'SegmentationClassAug'):
+            Image.fromarray(label).save(root / sub / f'{img_id}.png')
+    for split in ('train', 'aug'):
+        (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').write_text('\n'.join(ids) + '\n')
+
+
+def train_only(cfg: Config, work_dir: str) -> Config:
+    """Batch 2 in the main process, no validation/test, no checkpoint files."""
+    cfg.work_dir = work_dir
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    for key in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
+                'test_evaluator'):
+        cfg[key] = None
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger.interval = 1
+    cfg.launcher = 'none'
+    return cfg
+
+
+def train_two_iterations(runner: Runner) -> None:
+    """Run the runner; check it did two finite steps that moved the stem, which
+    frozen_stages=-1 (or no freezing) fine-tunes too."""
+    stem = runner.model.backbone.conv1.weight
+    stem_before = stem.detach().clone()
+    runner.train()
+    assert runner.iter == 2
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert math.isfinite(loss) and loss > 0
+    assert not torch.equal(stem, stem_before)

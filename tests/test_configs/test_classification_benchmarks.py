@@ -1,0 +1,96 @@
+"""Classification benchmark configs: build each model, check what trains, and run
+2 real iterations of the CIFAR-10 linear probe from a CGH checkpoint."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+from tests.helpers import save_tiny_cgh_checkpoint
+
+CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks',
+                      'classification')
+# benchmarks proper: the synthetic/ folder only holds feature-evaluation demos
+CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'imagenet', '*.py')) +
+                 glob.glob(osp.join(CONFIG_DIR, 'cifar10', '*.py')))
+CIFAR_LINEAR = osp.join(CONFIG_DIR, 'cifar10', 'resnet18_linear-1xb256-coslr-100e_cifar10.py')
+
+
+def test_every_benchmark_is_found():
+    names = {osp.basename(p) for p in CONFIGS}
+    assert {'resnet50_linear-8xb32-coslr-100e_in1k.py',
+            'resnet50_linear-8xb512-lars-coslr-90e_in1k.py',
+            'resnet50_semi-1pct-8xb32-steplr-70e_in1k.py',
+            'resnet50_semi-10pct-8xb32-steplr-70e_in1k.py',
+            osp.basename(CIFAR_LINEAR)} <= names
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds_with_cgh_backbone_init(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmpretrain'
+    init_cfg = cfg.model.backbone.init_cfg
+    assert init_cfg.type == 'Pretrained' and init_cfg.prefix == 'backbone.'
+    assert init_cfg.checkpoint.startswith('work_dirs/')
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    model.train()
+    backbone_params = list(model.backbone.parameters())
+    norms = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(p.requires_grad for p in model.head.parameters())
+    if '_linear-' in path:
+        assert not any(p.requires_grad for p in backbone_params)
+        assert not any(m.training for m in norms)  # norm_eval: statistics frozen too
+        assert cfg.optim_wrapper.optimizer.weight_decay == 0
+    else:
+        assert all(p.requires_grad for p in backbone_params)
+        assert all(m.training for m in norms)
+        optim = cfg.optim_wrapper
+        assert optim.optimizer.lr == 0.005
+        assert optim.paramwise_cfg.custom_keys['head'].lr_mult * optim.optimizer.lr == 0.02
+        assert [s.milestones for s in cfg.param_scheduler] == [[30, 60]]
+        assert cfg.train_cfg.max_epochs == 70
+        expected_ann = 'meta/train_1percent.txt' if '1pct' in path else 'meta/train_10percent.txt'
+        assert cfg.train_dataloader.dataset.ann_file == expected_ann
+
+
+def test_cifar_linear_probe_trains_head_only_from_checkpoint(tiny_cgh_cfg, tmp_path):
+    ckpt = tmp_path / 'cgh_cifar.pth'
+    saved = save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt, backbone_type='ResNet_CIFAR')
+    expected = {k[len('backbone.'):]: v for k, v in saved.items() if k.startswith('backbone.')}
+
+    cfg = Config.fromfile(CIFAR_LINEAR)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+    # 8 generated 32 px images, batch 4: one epoch of 2 iterations
+    cfg.train_dataloader.batch_size = 4
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.dataset = dict(
+        type='SyntheticImageDataset', num_images=8, image_size=32, num_classes=10,
+        pipeline=cfg.train_dataloader.dataset.pipeline)
+    cfg.train_cfg.max_epochs = 1
+    for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader', 'test_cfg',
+                'test_evaluator'):
+        cfg[key] = None
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    cfg.default_hooks.logger.interval = 1
+    cfg.log_level = 'WARNING'
+
+    runner = Runner.from_cfg(cfg)
+    runner.model.init_weights()
+    loaded = runner.model.backbone.state_dict()
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value), key
+    head_before = runner.model.head.fc.weight.detach().clone()
+
+    runner.train()
+    assert runner.iter == 2
+    after = runner.model.backbone.state_dict()
+    for key, value in expected.items():
+        assert torch.equal(after[key], value), key  # frozen, BN statistics included
+    assert not torch.equal(runner.model.head.fc.weight, head_before)

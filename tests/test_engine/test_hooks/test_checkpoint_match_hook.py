@@ -1,0 +1,42 @@
+import pytest
+import torch
+from mmengine.runner import Runner
+
+from cgh_mm.engine.hooks import CheckpointMismatchError
+from tests.small_runs import small_cfg
+
+
+def other_model_checkpoint(runner, path):
+    """The tiny CGH's weights less one key, plus one, one reshaped: another model."""
+    state = dict(runner.model.state_dict())
+    del state['backbone.conv1.weight']
+    state['head.fc.weight'] = torch.zeros(10, 512)
+    state['global_queue'] = torch.zeros(64, 256)
+    torch.save(dict(state_dict=state, meta=dict(epoch=1, iter=2)), path)
+
+
+@pytest.mark.parametrize('resume', [False, True], ids=['load_from', 'resume'])
+def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume):
+    cfg = small_cfg(tmp_path, max_epochs=1)
+    runner = Runner.from_cfg(cfg)
+    path = tmp_path / 'other.pth'
+    other_model_checkpoint(runner, path)
+    runner._load_from, runner._resume = str(path), resume
+    before = runner.model.backbone.layer1[0].conv1.weight.clone()
+    with pytest.raises(CheckpointMismatchError) as info:
+        runner.load_or_resume()
+    message = str(info.value)
+    assert ('--resume' if resume else '`load_from`') in message and str(path) in message
+    assert '1 missing keys (backbone.conv1.weight)' in message
+    assert '1 unexpected keys (head.fc.weight)' in message
+    assert 'global_queue (64, 256) vs (128, 256)' in message
+    # nothing was loaded
+    assert torch.equal(runner.model.backbone.layer1[0].conv1.weight, before)
+
+
+def test_checkpoint_of_the_same_model_loads(tmp_path):
+    runner = Runner.from_cfg(small_cfg(tmp_path, max_epochs=1))
+    path = tmp_path / 'same.pth'
+    torch.save(dict(state_dict=runner.model.state_dict(), meta=dict(epoch=1, iter=2)), path)
+    runner._load_from = str(path)
+    runner.load_or_resume()

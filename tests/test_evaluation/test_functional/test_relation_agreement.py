@@ -1,0 +1,56 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cgh_mm.evaluation.functional import kl_divergence, relation_distribution, topk_overlap
+
+
+def test_identical_distributions_agree_fully():
+    p = torch.softmax(torch.randn(3, 10), dim=1)
+    torch.testing.assert_close(kl_divergence(p, p.clone()), torch.zeros(3))
+    torch.testing.assert_close(topk_overlap(p, p.clone(), k=4), torch.ones(3))
+
+
+def test_disjoint_distributions():
+    p = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
+    q = torch.tensor([[0.0, 0.0, 0.5, 0.5]])
+    eps = 1e-6
+    # every slot of p meets q == 0, floored to eps: sum 0.5 * log(0.5 / eps)
+    torch.testing.assert_close(kl_divergence(p, q, eps=eps),
+                               torch.tensor([math.log(0.5 / eps)]))
+    torch.testing.assert_close(topk_overlap(p, q, k=2), torch.tensor([0.0]))
+
+
+def test_hand_computed_values():
+    p = torch.tensor([[0.5, 0.5], [1.0, 0.0]])
+    q = torch.tensor([[0.25, 0.75], [0.5, 0.5]])
+    expected = torch.tensor([0.5 * math.log(2) + 0.5 * math.log(2 / 3), math.log(2)])
+    torch.testing.assert_close(kl_divergence(p, q), expected)
+    # top-2 of p: slots {0, 1}; of q: {1, 2} -> one shared of two
+    p = torch.tensor([[0.4, 0.3, 0.2, 0.1]])
+    q = torch.tensor([[0.1, 0.4, 0.3, 0.2]])
+    torch.testing.assert_close(topk_overlap(p, q, k=2), torch.tensor([0.5]))
+    torch.testing.assert_close(topk_overlap(p, q, k=3), torch.tensor([2 / 3]))
+
+
+def test_relation_distribution_is_softmax_over_queue():
+    emb = F.normalize(torch.randn(2, 8), dim=1)
+    queue = F.normalize(torch.randn(8, 5), dim=0)
+    dist = relation_distribution(emb, queue, temperature=0.04)
+    torch.testing.assert_close(dist, torch.softmax(emb @ queue / 0.04, dim=1))
+    torch.testing.assert_close(dist.sum(dim=1), torch.ones(2))
+    # an embedding equal to slot 3 puts most of its mass there at a low temperature
+    peaked = relation_distribution(queue[:, 3:4].T, queue, temperature=0.01)
+    assert peaked.argmax().item() == 3
+
+
+def test_bad_input_is_named():
+    p = torch.softmax(torch.randn(2, 4), dim=1)
+    with pytest.raises(ValueError, match='k must be in'):
+        topk_overlap(p, p, k=5)
+    with pytest.raises(ValueError, match='one shape'):
+        kl_divergence(p, p[:, :3])
+    with pytest.raises(ValueError, match='temperature'):
+        relation_distribution(torch.randn(2, 4), torch.randn(4, 3), temperature=0)

@@ -1,0 +1,92 @@
+"""tools/analysis/visualize_relations.py on checkpoints of a tiny CGH."""
+import importlib.util
+import json
+import sys
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+
+from ..dist_helpers import REPO, TINY_CONFIG
+
+TOOL = REPO / 'tools' / 'analysis' / 'visualize_relations.py'
+CFG_OPTIONS = ['model.queue_len=64', 'model.feat_dim=32', 'model.neck.out_channels=32',
+               'model.hypercolumn_neck.out_channels=32']
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('visualize_relations', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def checkpoints(tmp_path):
+    """Two mmengine-style checkpoints of one tiny CGH, the second with a changed queue."""
+    cfg = Config.fromfile(str(TINY_CONFIG))
+    cfg.model.queue_len, cfg.model.feat_dim = 64, 32
+    cfg.model.neck.out_channels = cfg.model.hypercolumn_neck.out_channels = 32
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    paths = []
+    for step in (2, 4):
+        path = tmp_path / f'iter_{step}.pth'
+        torch.save(dict(meta=dict(iter=step), state_dict=model.state_dict()), path)
+        paths.append(str(path))
+        model.global_queue.copy_(model.hypercolumn_queue)  # the contexts now share a queue
+    return paths
+
+
+def run_tool(monkeypatch, capsys, argv):
+    monkeypatch.setattr(sys, 'argv', ['visualize_relations.py', *argv])
+    load_tool().main()
+    return capsys.readouterr().out
+
+
+def test_plots_from_image_folder_and_over_training(tmp_path, checkpoints, monkeypatch,
+                                                   capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        mmcv.imwrite(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8), str(folder / f'{i}.png'))
+    out_dir = tmp_path / 'out'
+    out = run_tool(monkeypatch, capsys, [
+        str(TINY_CONFIG), '--checkpoints', *checkpoints, '--images', str(folder),
+        '--image-size', '32', '--topk', '5', '--out-dir', str(out_dir),
+        '--cfg-options', *CFG_OPTIONS])
+    pngs = ['relations_iter_2.png', 'agreement_iter_2.png', 'relations_iter_4.png',
+            'agreement_iter_4.png', 'agreement_over_training.png']
+    for name in pngs:
+        path = out_dir / name
+        assert path.stat().st_size > 1000, name
+        assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+        assert str(path) in out
+    summary = json.loads((out_dir / 'agreement.json').read_text())
+    first, second = summary['checkpoints']
+    assert [first['step'], second['step']] == [2, 4]
+    assert len(first['kl']) == 3 and len(first['overlap']) == 3
+    assert all(0.0 <= v <= 1.0 for v in first['overlap'])
+    assert all(v >= 0.0 for v in first['kl'])
+    # different checkpoints give different relations
+    assert first['kl'] != second['kl']
+
+
+def test_dataset_source_and_bad_checkpoint(tmp_path, checkpoints, monkeypatch, capsys):
+    out_dir = tmp_path / 'out'
+    out = run_tool(monkeypatch, capsys, [
+        str(TINY_CONFIG), '--checkpoints', checkpoints[0], '--dataset', '--num-images', '2',
+        '--image-size', '32', '--out-dir', str(out_dir), '--cfg-options', *CFG_OPTIONS])
+    assert (out_dir / 'relations_iter_2.png').stat().st_size > 1000
+    assert not (out_dir / 'agreement_over_training.png').exists()
+    assert 'mean KL' in out
+    # a checkpoint of another model is refused with the reason
+    with pytest.raises(ValueError, match='does not match the config'):
+        run_tool(monkeypatch, capsys, [
+            str(TINY_CONFIG), '--checkpoints', checkpoints[0], '--dataset',
+            '--out-dir', str(out_dir)])

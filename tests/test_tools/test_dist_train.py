@@ -1,0 +1,95 @@
+"""tools/dist_train.sh with 2 CPU processes (gloo): both ranks end with the same queues."""
+import subprocess
+import textwrap
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from cgh_mm.utils import find_sync_bn, prepare_cpu_distributed
+
+from .dist_helpers import REPO, TINY_CONFIG, free_port, tool_env
+
+QUEUE_KEYS = ('global_queue', 'hypercolumn_queue', 'queue_ptr')
+
+DUMP_HOOK = '''
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+
+QUEUE_KEYS = ('global_queue', 'hypercolumn_queue', 'queue_ptr')
+
+
+@HOOKS.register_module()
+class QueueDumpHook(Hook):
+    """Each rank writes its queues after training, as a checkpoint would hold them."""
+
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.flush_pending_keys()
+        torch.save({k: getattr(model, k).clone() for k in QUEUE_KEYS},
+                   f'{runner.work_dir}/queues_rank{get_rank()}.pt')
+'''
+
+
+def test_dist_train_two_cpu_ranks_share_queues(tmp_path):
+    (tmp_path / 'queue_dump_hook.py').write_text(DUMP_HOOK)
+    config = tmp_path / 'dist_config.py'
+    config.write_text(textwrap.dedent(f'''
+        _base_ = [{str(TINY_CONFIG)!r}]
+        custom_imports = dict(imports=['cgh_mm', 'queue_dump_hook'],
+                              allow_failed_imports=False)
+        custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=1),
+                        dict(type='QueueDumpHook')]
+        log_level = 'WARNING'
+    '''))
+    work_dir = tmp_path / 'work'
+    batch_per_gpu, world_size, images = 4, 2, 24
+    iterations = images // (batch_per_gpu * world_size)
+    env = tool_env(PORT=str(free_port()))
+    env['PYTHONPATH'] += f':{tmp_path}'
+    proc = subprocess.run(
+        [str(REPO / 'tools' / 'dist_train.sh'), str(config), str(world_size),
+         '--work-dir', str(work_dir), '--cfg-options',
+         f'train_dataloader.batch_size={batch_per_gpu}',
+         f'train_dataloader.dataset.num_images={images}',
+         'train_dataloader.dataset.image_size=32',
+         'train_cfg.max_epochs=1', 'model.queue_len=64'],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+
+    ranks = [torch.load(work_dir / f'queues_rank{r}.pt', weights_only=True)
+             for r in range(world_size)]
+    checkpoint = torch.load(work_dir / 'epoch_1.pth', weights_only=True)['state_dict']
+    for key in QUEUE_KEYS:
+        assert torch.equal(ranks[0][key], ranks[1][key]), key
+        assert torch.equal(checkpoint[key], ranks[1][key]), key
+    # every step enqueued the whole global batch, gathered from both ranks
+    assert int(ranks[0]['queue_ptr']) == world_size * batch_per_gpu * iterations
+    assert int(ranks[0]['queue_ptr']) < 64  # no wrap-around: the count above is exact
+    # the filled slots hold unit-norm teacher embeddings, not the random initial ones
+    filled = checkpoint['global_queue'][:, :world_size * batch_per_gpu * iterations]
+    torch.testing.assert_close(filled.norm(dim=0), torch.ones(filled.shape[1]))
+
+
+def test_sync_bn_on_cpu_is_refused_with_the_fix(monkeypatch):
+    cfg = Config.fromfile(str(TINY_CONFIG))
+    cfg.model.backbone.norm_cfg = dict(type='SyncBN', requires_grad=True)
+    assert find_sync_bn(cfg) == ['model.backbone.norm_cfg.type']
+    for key, value in dict(RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT='1').items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(RuntimeError, match='model.backbone.norm_cfg.type=BN'):
+        prepare_cpu_distributed(cfg, 'pytorch')
+
+
+def test_find_sync_bn_sees_runner_option_and_lists():
+    cfg = dict(sync_bn='torch', model=dict(
+        necks=[dict(norm_cfg=dict(type='BN')), dict(norm_cfg=dict(type='SyncBN'))],
+        head=dict(norm_cfg=dict(type='SyncBatchNorm'))))
+    assert find_sync_bn(cfg) == ['sync_bn', 'model.necks.1.norm_cfg.type',
+                                 'model.head.norm_cfg.type']
+    assert find_sync_bn(dict(model=dict(norm_cfg=dict(type='BN')))) == []

@@ -1,0 +1,41 @@
+"""tools/slurm_train.sh hands the right options to srun (a stand-in srun records them)."""
+import subprocess
+
+from .dist_helpers import REPO, TINY_CONFIG, tool_env
+
+FAKE_SRUN = '''#!/usr/bin/env bash
+printf '%s\\n' "$@" > "$SRUN_LOG"
+'''
+
+
+def test_slurm_train_builds_the_srun_command(tmp_path):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    srun = bin_dir / 'srun'
+    srun.write_text(FAKE_SRUN)
+    srun.chmod(0o755)
+    log = tmp_path / 'srun_args.txt'
+    env = tool_env(GPUS='16', GPUS_PER_NODE='8', CPUS_PER_TASK='6',
+                   SRUN_ARGS='--qos=high --time=10', SRUN_LOG=str(log))
+    env['PATH'] = f'{bin_dir}:{env["PATH"]}'
+    proc = subprocess.run(
+        [str(REPO / 'tools' / 'slurm_train.sh'), 'gpu', 'cgh', str(TINY_CONFIG), 'work/cgh',
+         '--amp', '--cfg-options', 'model.queue_len=4096'],
+        env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    args = log.read_text().splitlines()
+    assert args[:8] == ['-p', 'gpu', '--job-name=cgh', '--gres=gpu:8', '--ntasks=16',
+                        '--ntasks-per-node=8', '--cpus-per-task=6', '--kill-on-bad-exit=1']
+    assert args[8:10] == ['--qos=high', '--time=10']
+    assert args[11:] == ['-u', str(REPO / 'tools' / 'train.py'), str(TINY_CONFIG),
+                         '--work-dir=work/cgh', '--launcher=slurm', '--amp',
+                         '--cfg-options', 'model.queue_len=4096']
+
+
+def test_scripts_print_usage_without_arguments():
+    for script, usage in (('slurm_train.sh', 'PARTITION JOB_NAME CONFIG WORK_DIR'),
+                          ('dist_train.sh', 'CONFIG GPUS'),
+                          ('dist_test.sh', 'CONFIG CHECKPOINT GPUS')):
+        proc = subprocess.run([str(REPO / 'tools' / script)], capture_output=True, text=True,
+                              timeout=30)
+        assert proc.returncode == 2 and usage in proc.stderr, script

@@ -1,0 +1,81 @@
+"""Test (evaluate) a checkpoint with an mmengine Runner, as mmpretrain's tools/test.py.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] \
+        [--out-item metrics|pred] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+The config needs ``test_dataloader``, ``test_cfg`` and ``test_evaluator`` (a
+downstream config, e.g. a linear probe); a pretraining config has none.
+"""
+import argparse
+import os
+import os.path as osp
+
+import mmengine
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.runner import Runner
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (evaluate) a model (cgh-mm)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument('--out', help='file to write predictions or metrics to (.pkl/.json)')
+    parser.add_argument('--out-item', choices=['metrics', 'pred'],
+                        help='what --out holds (default: predictions)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs, e.g. test_dataloader.batch_size=64')
+    parser.add_argument('--amp', action='store_true', help='mixed precision test')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torchrun passes --local-rank to old-style scripts
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.out is None and args.out_item is not None:
+        parser.error('--out-item needs --out FILE to say where to write')
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    missing = [key for key in ('test_dataloader', 'test_cfg', 'test_evaluator')
+               if cfg.get(key, None) is None]
+    if missing:
+        raise ValueError(
+            f'{args.config} has no {", ".join(missing)}: tools/test.py evaluates '
+            'downstream configs (e.g. a linear probe). Use a config that defines them, '
+            'or add them with --cfg-options.')
+    if args.amp:
+        cfg.test_cfg.fp16 = True
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg = merge_args(Config.fromfile(args.config), args)
+
+    from cgh_mm.utils.launch import prepare_cpu_distributed
+    prepare_cpu_distributed(cfg, args.launcher)
+
+    runner = Runner.from_cfg(cfg)
+    if args.out and args.out_item in ('pred', None):
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()

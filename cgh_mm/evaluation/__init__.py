@@ -12,10 +12,11 @@ from .functional import (
                            weighted_knn_accuracy,
                            weighted_knn_predict,
 )
+from .metrics import WeightedKNNAccuracy
 
 __all__ = [
     'extract_features', 'pooled_backbone_features', 'weighted_knn_accuracy',
     'weighted_knn_predict', 'clustering_metrics', 'hungarian_accuracy',
     'add_feature_arguments', 'compute_feature_sets', 'feature_sets_from_args',
-    'load_feature_sets', 'save_feature_sets'
+    'load_feature_sets', 'save_feature_sets', 'WeightedKNNAccuracy'
 ]

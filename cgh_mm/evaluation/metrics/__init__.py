@@ -1,0 +1,3 @@
+from .weighted_knn import WeightedKNNAccuracy
+
+__all__ = ['WeightedKNNAccuracy']

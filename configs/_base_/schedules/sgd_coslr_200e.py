@@ -1,0 +1,20 @@
+# The paper recipe at total batch 256: SGD lr 0.05, momentum 0.9, weight decay
+# 1e-4 except on BN parameters and biases; 5 linear warm-up epochs from ~0, then
+# cosine to 0, both stepped per iteration; the loss warm-up lasts 5 epochs too.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
+
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=5,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=195, eta_min=0.0, by_epoch=True, begin=5, end=200,
+         convert_to_iter_based=True),
+]
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=5)]
+
+# `tools/train.py --auto-scale-lr` rescales lr by (total batch / 256).
+auto_scale_lr = dict(base_batch_size=256)

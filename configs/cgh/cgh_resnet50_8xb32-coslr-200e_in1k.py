@@ -1,0 +1,17 @@
+# CGH, ResNet-50, ImageNet-1k: the paper's exact setting. Total batch 256
+# (8 GPUs x 32), lr 0.05, queues of 131072, 200 epochs, 5 warm-up epochs.
+#   tools/dist_train.sh configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py 8
+#
+# BatchNorm: shuffle-BN by default (the teacher's batch is shuffled across GPUs,
+# as MoCo and the reference code). SyncBN instead:
+#   --cfg-options model.backbone.norm_cfg.type=SyncBN \
+#       model.hypercolumn_neck.norm_cfg.type=SyncBN model.shuffle_teacher_bn=False
+_base_ = [
+    '../_base_/models/cgh_r50.py',
+    '../_base_/datasets/imagenet_cgh.py',
+    '../_base_/schedules/sgd_coslr_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(queue_len=131072, shuffle_teacher_bn=True)
+train_dataloader = dict(batch_size=32)

@@ -1,0 +1,173 @@
+"""Every pretraining config under configs/ loads, builds its model and runs its pipelines."""
+import copy
+import glob
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS, TRANSFORMS
+
+from cgh_mm.models.algorithms.cgh import check_queue_fits_batch, encode_contexts
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Pretraining configs; configs/benchmarks (downstream tasks) have their own tests.
+CONFIGS = sorted(
+    osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                                            recursive=True)
+    if '_base_' not in p and not osp.relpath(p, ROOT).startswith('configs/benchmarks'))
+
+# Expected side of each view the train pipeline produces, per config.
+IN1K = [224, 224]
+VIEW_SIZES = {
+    'configs/cgh_r50_8xb256.py': IN1K,
+    'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py': IN1K,
+    'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_knn.py': IN1K,
+    'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_multicrop.py': IN1K + [192, 160, 128, 96],
+    'configs/cgh/cgh_resnet18_1xb256-coslr-200e_cifar10.py': [32, 32],
+    'configs/cgh/cgh_resnet18_1xb256-coslr-200e_cifar100.py': [32, 32],
+    'configs/cgh/cgh_resnet18_1xb256-coslr-200e_stl10.py': [96, 96],
+    'configs/cgh/cgh_resnet18_1xb256-coslr-200e_tiny-imagenet.py': [64, 64],
+    'configs/cgh/cgh_resnet18_4xb64-coslr-200e_in100.py': IN1K,
+    'configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py': [32, 32],
+    'configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py': [64, 64],
+}
+# Configs that must run the online kNN monitor.
+KNN_ON = {name for name in VIEW_SIZES
+          if re.search(r'cifar|stl10|tiny|in100|fashion|_knn', name)}
+
+_models = {}
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _mmpretrain_scope():
+    # As the Runner does: nested transforms (MultiView) are looked up in this scope.
+    init_default_scope('mmpretrain')
+
+
+def _load(name: str) -> Config:
+    return Config.fromfile(osp.join(ROOT, name))
+
+
+def _pipeline(cfg: Config, key: str = 'train_dataloader') -> Compose:
+    dataset = cfg[key]['dataset']
+    if dataset['type'] == 'ConcatDataset':
+        dataset = dataset['datasets'][0]
+    # No file on disk: the generated image stands in for LoadImageFromFile.
+    return Compose([TRANSFORMS.build(t) for t in dataset['pipeline']
+                    if t['type'] != 'LoadImageFromFile'])
+
+
+def _generated_image(seed: int = 0) -> dict:
+    img = np.random.default_rng(seed).integers(0, 256, size=(150, 130, 3), dtype=np.uint8)
+    return dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
+
+
+def _gpus_and_batch(name: str):
+    match = re.search(r'(\d+)xb(\d+)', osp.basename(name))
+    return int(match.group(1)), int(match.group(2))
+
+
+def _model(cfg: Config) -> torch.nn.Module:
+    """Build once per distinct model config; a short queue saves memory."""
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg['queue_len'] = 64
+    key = repr(model_cfg)
+    if key not in _models:
+        _models[key] = MODELS.build(model_cfg)
+    return _models[key]
+
+
+def test_every_config_has_expectations():
+    assert CONFIGS, 'no config found'
+    assert set(CONFIGS) == set(VIEW_SIZES), (
+        'add new configs to VIEW_SIZES (and remove deleted ones): '
+        f'{sorted(set(CONFIGS) ^ set(VIEW_SIZES))}')
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_builds_and_runs_its_pipeline(name):
+    import cgh_mm  # noqa: F401
+
+    cfg = _load(name)
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.custom_imports['imports'] == ['cgh_mm']
+    assert cfg.train_dataloader['drop_last'] is True
+
+    gpus, batch = _gpus_and_batch(name)
+    assert cfg.train_dataloader['batch_size'] == batch
+    check_queue_fits_batch(cfg.model['queue_len'], batch, gpus)
+
+    out = _pipeline(cfg)(_generated_image())
+    views = out['inputs']
+    expected = VIEW_SIZES[name]
+    assert len(views) == len(expected) == 2 + cfg.model.get('num_local_crops', 0)
+    assert [tuple(v.shape) for v in views] == [(3, s, s) for s in expected]
+
+    model = _model(cfg).eval()
+    images = [torch.randn(2, 3, s, s) for s in expected]
+    with torch.no_grad():
+        emb_global, emb_hyper = encode_contexts(
+            model.backbone, model.neck, model.hypercolumn_neck, images[1])
+        local = model._local_global_embeddings(images[2:])
+    assert emb_global.shape == emb_hyper.shape == (2, cfg.model['feat_dim'])
+    assert [tuple(e.shape) for e in local] == [(2, cfg.model['feat_dim'])] * (len(images) - 2)
+
+
+@pytest.mark.parametrize('name', sorted(KNN_ON))
+def test_knn_monitor_is_on(name):
+    cfg = _load(name)
+    assert cfg.val_cfg['type'] == 'KNNValLoop'
+    assert cfg.val_evaluator == dict(type='WeightedKNNAccuracy', k=20, temperature=0.07)
+    assert cfg.train_cfg.get('val_interval', 1) >= 1
+    for key in ('val_dataloader', ):
+        assert cfg[key]['sampler']['shuffle'] is False
+    assert cfg.val_cfg['memory_dataloader']['sampler']['shuffle'] is False
+    out = _pipeline(cfg, 'val_dataloader')(_generated_image())
+    assert out['inputs'].shape[0] == 3
+
+
+def test_imagenet_knn_is_off_by_default():
+    for name in ('configs/cgh_r50_8xb256.py',
+                 'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py'):
+        assert _load(name).get('val_cfg') is None
+
+
+def test_main_config_recipe():
+    cfg = _load('configs/cgh_r50_8xb256.py')
+    assert cfg.model['queue_len'] == 131072
+    assert cfg.model['shuffle_teacher_bn'] is True
+    # lr 0.05 per 256 images, scaled by the Runner to 0.05 x 8 x 256 / 256 = 0.4.
+    assert cfg.auto_scale_lr == dict(base_batch_size=256, enable=True)
+    effective_lr = (cfg.optim_wrapper['optimizer']['lr'] * 8 *
+                    cfg.train_dataloader['batch_size'] / cfg.auto_scale_lr['base_batch_size'])
+    assert effective_lr == pytest.approx(0.4)
+    assert cfg.optim_wrapper['paramwise_cfg'] == dict(norm_decay_mult=0.0,
+                                                      bias_decay_mult=0.0)
+    assert cfg.train_cfg['max_epochs'] == 200
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup['type'], warmup['end'], warmup['convert_to_iter_based']) == ('LinearLR', 5,
+                                                                                True)
+    assert (cosine['type'], cosine['begin'], cosine['end'], cosine['eta_min']) == (
+        'CosineAnnealingLR', 5, 200, 0.0)
+    assert cfg.custom_hooks == [dict(type='CGHLossWarmupHook', warmup_epochs=5)]
+
+
+def test_syncbn_switch_builds():
+    cfg = _load('configs/cgh_r50_8xb256.py')
+    cfg.merge_from_dict({'model.backbone.norm_cfg.type': 'SyncBN',
+                         'model.hypercolumn_neck.norm_cfg.type': 'SyncBN',
+                         'model.shuffle_teacher_bn': False})
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.update(queue_len=64, backbone=dict(model_cfg['backbone'], depth=18),
+                     neck=dict(model_cfg['neck'], in_channels=512, hid_channels=32),
+                     hypercolumn_neck=dict(model_cfg['hypercolumn_neck'],
+                                           in_channels=(256, 512), conv_channels=32,
+                                           hid_channels=32))
+    model = MODELS.build(model_cfg)
+    sync = [m for m in model.modules() if isinstance(m, torch.nn.SyncBatchNorm)]
+    assert sync and not model.shuffle_teacher_bn

@@ -1,0 +1,101 @@
+import math
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from mmengine.runner import Runner
+
+from cgh_mm.engine.runner import gather_features
+from cgh_mm.visualization import find_scalars_file, load_scalars, scalar_series
+
+VIEW = [dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0), backend='pillow')]
+
+
+def _loader(pipeline, shuffle, batch_size=8, num_images=32, drop_last=False):
+    return dict(
+        batch_size=batch_size, num_workers=0, drop_last=drop_last,
+        sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        collate_fn=dict(type='default_collate'),
+        dataset=dict(type='SyntheticImageDataset', num_images=num_images, image_size=32,
+                     num_classes=4, pipeline=pipeline))
+
+
+def test_knn_val_loop_logs_knn_top1(tmp_path, tiny_cgh_cfg):
+    test_pipeline = [dict(type='PackInputs')]
+    model = dict(tiny_cgh_cfg, data_preprocessor=dict(
+        type='SelfSupDataPreprocessor', mean=[128.0] * 3, std=[64.0] * 3))
+    runner = Runner(
+        model=model,
+        work_dir=str(tmp_path),
+        train_dataloader=_loader(
+            [dict(type='MultiView', num_views=[1, 1], transforms=[VIEW, VIEW]),
+             dict(type='PackInputs')], shuffle=True, drop_last=True),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
+        train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=1),
+        val_dataloader=_loader(test_pipeline, shuffle=False, num_images=12),
+        val_evaluator=dict(type='WeightedKNNAccuracy', k=20, temperature=0.07),
+        val_cfg=dict(type='KNNValLoop',
+                     memory_dataloader=_loader(test_pipeline, shuffle=False, num_images=20)),
+        custom_hooks=[dict(type='CGHLossWarmupHook', warmup_epochs=1)],
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=10)),
+        visualizer=dict(type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')]),
+        default_scope='mmpretrain',
+        randomness=dict(seed=0))
+    runner.train()
+
+    # One record per epoch, logged by the LoggerHook.
+    steps, values = scalar_series(load_scalars(find_scalars_file(str(tmp_path))), 'knn/top1')
+    assert steps == [1.0, 2.0]
+    assert all(0.0 <= v <= 100.0 for v in values)
+
+    metrics = runner.val_loop.run()
+    assert set(metrics) == {'knn/top1'}
+    assert math.isfinite(metrics['knn/top1']) and 0.0 <= metrics['knn/top1'] <= 100.0
+
+
+def test_knn_val_loop_needs_a_memory_metric(tmp_path, tiny_cgh_cfg):
+    runner = Runner(
+        model=tiny_cgh_cfg, work_dir=str(tmp_path),
+        val_dataloader=_loader([dict(type='PackInputs')], shuffle=False),
+        val_evaluator=dict(type='Accuracy'),
+        val_cfg=dict(type='KNNValLoop',
+                     memory_dataloader=_loader([dict(type='PackInputs')], shuffle=False)),
+        default_scope='mmpretrain')
+    with pytest.raises(ValueError, match='WeightedKNNAccuracy'):
+        runner.val_loop  # noqa: B018  (built lazily)
+
+
+def _gather_worker(rank: int, world_size: int, port: int, size: int, queue) -> None:
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    # DefaultSampler without shuffle: rank r holds r, r + W, ...; the last rank's
+    # share is padded from the start, as a distributed sampler does.
+    per_rank = -(-size // world_size)
+    indices = [(rank + world_size * i) % size for i in range(per_rank)]
+    features = torch.tensor(indices, dtype=torch.float32).unsqueeze(1).repeat(1, 3)
+    gathered = gather_features(features, torch.tensor(indices), size)
+    queue.put((rank, None if gathered[0] is None else
+               (gathered[0].numpy(), gathered[1].numpy())))
+    dist.destroy_process_group()
+
+
+def test_gather_features_across_two_processes():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_gather_worker, args=(r, 2, port, 7, queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert results[1] is None
+    features, labels = results[0]
+    np.testing.assert_array_equal(labels, np.arange(7))
+    np.testing.assert_array_equal(features[:, 0], np.arange(7, dtype=np.float32))

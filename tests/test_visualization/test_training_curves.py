@@ -1,0 +1,56 @@
+import json
+import os
+
+import pytest
+
+from cgh_mm.visualization import (
+    find_scalars_file,
+    load_scalars,
+    plot_knn_accuracy,
+    plot_loss_terms,
+    scalar_series,
+)
+
+
+@pytest.fixture
+def scalars_file(tmp_path):
+    vis = tmp_path / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    records = [dict(loss_nce=5.0 - i, loss_hyper=0.1 * i, loss_global=0.2 * i,
+                    alpha=i / 4, step=i + 1) for i in range(5)]
+    records.insert(3, {'knn/top1': 40.0, 'step': 1})
+    records.append({'knn/top1': 55.5, 'step': 2})
+    path = vis / 'scalars.json'
+    path.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+    return str(path)
+
+
+def test_series_and_discovery(scalars_file, tmp_path):
+    assert find_scalars_file(str(tmp_path)) == scalars_file
+    records = load_scalars(scalars_file)
+    assert scalar_series(records, 'knn/top1') == ([1.0, 2.0], [40.0, 55.5])
+    assert scalar_series(records, 'alpha')[1] == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_plots_are_written(scalars_file, tmp_path):
+    loss_png, knn_png = str(tmp_path / 'loss.png'), str(tmp_path / 'knn.png')
+    fig = plot_loss_terms(scalars_file, loss_png)
+    loss_ax, alpha_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ['loss_nce', 'loss_hyper',
+                                                            'loss_global']
+    assert list(alpha_ax.lines[0].get_ydata()) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    fig = plot_knn_accuracy(scalars_file, knn_png, baseline=30.0)
+    assert list(fig.axes[0].lines[0].get_ydata()) == [40.0, 55.5]
+    for png in (loss_png, knn_png):
+        with open(png, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+        assert os.path.getsize(png) > 1000
+
+
+def test_clear_errors(tmp_path, scalars_file):
+    with pytest.raises(FileNotFoundError, match='scalars.json'):
+        find_scalars_file(str(tmp_path / 'empty'))
+    with pytest.raises(ValueError, match='kNN monitor'):
+        plot_knn_accuracy(scalars_file, key='knn/top5')
+    with pytest.raises(ValueError, match='CGH run'):
+        plot_loss_terms(scalars_file, terms=('loss_x', ))

@@ -22,7 +22,7 @@ local_crops = [
                               (128, (0.114, 0.571)), (96, (0.086, 0.429)))
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileChecked'),
     dict(type='MultiView', num_views=[1] * 6,
          transforms=[{{_base_.weak_view}}, {{_base_.strong_view}}] + local_crops),
     dict(type='PackInputs'),

@@ -59,7 +59,7 @@ def _pipeline(cfg: Config, key: str = 'train_dataloader') -> Compose:
         dataset = dataset['datasets'][0]
     # No file on disk: the generated image stands in for LoadImageFromFile.
     return Compose([TRANSFORMS.build(t) for t in dataset['pipeline']
-                    if t['type'] != 'LoadImageFromFile'])
+                    if not t['type'].startswith('LoadImageFromFile')])
 
 
 def _generated_image(seed: int = 0) -> dict:

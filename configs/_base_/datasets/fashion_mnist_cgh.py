@@ -23,12 +23,12 @@ strong_view = [
     dict(type='RandomFlip', prob=0.5),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileChecked'),
     dict(type='MultiView', num_views=[1, 1], transforms=[weak_view, strong_view]),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileChecked'),
     dict(type='Resize', scale=32, backend='pillow'),
     dict(type='PackInputs'),
 ]

@@ -5,7 +5,7 @@
 # 12.8k images); queries: the 50k val images (meta/val.txt).
 # Standalone (no `_base_`) so that it can be added next to a full ImageNet config.
 knn_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileChecked'),
     dict(type='ResizeEdge', scale=256, edge='short', backend='pillow'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),

@@ -22,11 +22,11 @@ strong_view = [
     dict(type='RandomFlip', prob=0.5),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileChecked'),
     dict(type='MultiView', num_views=[1, 1], transforms=[weak_view, strong_view]),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+test_pipeline = [dict(type='LoadImageFromFileChecked'), dict(type='PackInputs')]
 
 train_dataloader = dict(
     batch_size=256,

@@ -29,6 +29,9 @@ def mmengine_checkpoint_globals() -> List[object]:
     return items
 
 
+_BUILTIN_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """The one ``getattr`` a checkpoint may ask for: a statistics method of HistoryBuffer.
 
@@ -39,7 +42,10 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    # The built-in statistics are entered in `_statistics_methods` only when the
+    # first HistoryBuffer is created, which a fresh process may not have done.
+    known = set(HistoryBuffer._statistics_methods) | set(_BUILTIN_STATISTICS)
+    if obj is HistoryBuffer and name in known:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}), which is not an mmengine '

@@ -18,9 +18,7 @@ import argparse
 import datetime
 import hashlib
 import io
-import os
 import os.path as osp
-import tempfile
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -69,12 +67,9 @@ def publish(in_file: str, out_dir: str, stem: Optional[str] = None,
     config stem for tools/train.py's default ``work_dirs/<config stem>/``;
     ``date`` defaults to today (UTC).
     """
-    from cgh_mm.utils import allow_mmengine_checkpoint_globals
+    from cgh_mm.utils.checkpoint import load_checkpoint_safely, write_file_atomically
 
-    if not osp.isfile(in_file):
-        raise FileNotFoundError(f'checkpoint {in_file!r} does not exist; check the path.')
-    allow_mmengine_checkpoint_globals()
-    checkpoint = torch.load(in_file, map_location='cpu', weights_only=True)
+    checkpoint = load_checkpoint_safely(in_file)
     stripped = strip_checkpoint(checkpoint)
     stem = stem or osp.basename(osp.dirname(osp.abspath(in_file)))
     date = check_date(date or datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d'))
@@ -87,20 +82,7 @@ def publish(in_file: str, out_dir: str, stem: Optional[str] = None,
     data = buffer.getvalue()
     out_path = osp.join(out_dir, release_name(stem, date, hashlib.sha256(data).hexdigest()))
 
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=out_dir, prefix='.publish-', suffix='.pth')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file private (0600); a release file is for everyone
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, out_path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    write_file_atomically(out_path, data)
     return out_path
 
 

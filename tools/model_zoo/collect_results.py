@@ -25,10 +25,8 @@ Files are replaced atomically.
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import re
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
@@ -337,20 +335,6 @@ def update_readme(text: str, metafile: Dict[str, Any]) -> str:
         lambda m: m.group(1) + render_table(metafile, m.group(2)) + '\n' + m.group(4), text)
 
 
-def write_text_atomically(path: str, text: str) -> None:
-    """Replace ``path`` by ``text`` through a temporary file and a rename."""
-    fd, tmp_path = tempfile.mkstemp(dir=osp.dirname(osp.abspath(path)), prefix='.collect-')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-
-
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dirs', nargs='+', help='work dirs of finished runs')
@@ -366,6 +350,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
+    from cgh_mm.utils.checkpoint import write_file_atomically
+
     args = parse_args(argv)
     with open(args.metafile) as f:
         metafile = yaml.safe_load(f)
@@ -377,9 +363,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                   f"({result['Source']['Hardware']}, {result['Source']['Date']})")
     with open(args.readme) as f:
         readme = f.read()
-    write_text_atomically(args.metafile,
-                          yaml.safe_dump(metafile, sort_keys=False, allow_unicode=True))
-    write_text_atomically(args.readme, update_readme(readme, metafile))
+    write_file_atomically(
+        args.metafile, yaml.safe_dump(metafile, sort_keys=False, allow_unicode=True).encode())
+    write_file_atomically(args.readme, update_readme(readme, metafile).encode())
     print(f'updated {args.metafile} and {args.readme}')
 
 

@@ -52,11 +52,12 @@ METRIC_NAMES = {
     'pascal_voc/AP50': ('Object Detection', 'AP50'),
     'pascal_voc/AP75': ('Object Detection', 'AP75'),
     'mIoU': ('Semantic Segmentation', 'mIoU'),
+    'knn/top1': ('kNN Classification', 'kNN Top 1 Accuracy'),
     'mAcc': ('Semantic Segmentation', 'mAcc'),
     'aAcc': ('Semantic Segmentation', 'aAcc'),
 }
 PRETRAIN_TASK = 'Self-Supervised Pre-training'
-KNN_TASK = 'kNN Classification'
+KNN_TASK = METRIC_NAMES['knn/top1'][0]
 
 # Dataset types of the configs -> the dataset names papers and model zoos use.
 DATASET_NAMES = {
@@ -304,7 +305,8 @@ def render_table(metafile: Dict[str, Any], table: str) -> str:
             else model['Name']
         if not results:
             cells = ['not yet measured'] * max(1, len(columns))
-            lines.append('| ' + ' | '.join([link, '—'] + cells + ['—']) + ' |')
+            data = (model.get('Metadata') or {}).get('Training Data', '—')
+            lines.append('| ' + ' | '.join([link, data] + cells + ['—']) + ' |')
             continue
         metrics: Dict[str, Any] = {}
         for result in results:

@@ -7,7 +7,7 @@ import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAST_LINE = re.compile(r'^CGH/MoCo step-time ratio: (\d+\.\d\d), peak-memory ratio: (\d+\.\d\d)$')
-MODEL_ROW = re.compile(r'^(CGH|MoCo)\s+(\S+) ms\s+(\S+)\s+(\S+) MiB\s+(\S+)$')
+MODEL_ROW = re.compile(r'^(CGH|MoCo)\s+(\S+) ms\s+(\S+) ms\s+(\S+)\s+(\S+) MiB\s+(\S+)$')
 
 
 def load_benchmark():
@@ -38,9 +38,10 @@ def test_tiny_run_is_well_formed(capsys):
 
     rows = {m.group(1): m.groups()[1:] for m in map(MODEL_ROW.match, lines) if m}
     assert set(rows) == {'CGH', 'MoCo'}
-    for step_ms, images_s, peak_mib, gmacs in rows.values():
+    for step_ms, fastest_ms, images_s, peak_mib, gmacs in rows.values():
         assert positive_finite(images_s) == pytest.approx(4 / (positive_finite(step_ms) / 1e3),
                                                           rel=0.05)
+        assert positive_finite(fastest_ms) <= float(step_ms) + 0.05
         positive_finite(peak_mib)
         positive_finite(gmacs)
 

@@ -75,3 +75,5 @@ def test_bad_arguments_name_the_fix():
     benchmark = load_benchmark()
     with pytest.raises(SystemExit, match='multiple of --batch'):
         benchmark.check_args(benchmark.parse_args(['--batch', '5', '--queue-len', '64']))
+    with pytest.raises(SystemExit, match='--device cuda'):
+        benchmark.check_args(benchmark.parse_args(['--device', 'cpu', '--amp']))

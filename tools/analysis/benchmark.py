@@ -109,7 +109,7 @@ def build_optim_wrapper(model: nn.Module, args: argparse.Namespace):
                optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4),
                paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
     if args.amp:
-        cfg['dtype'] = 'bfloat16' if args.device == 'cpu' else 'float16'
+        cfg['dtype'] = 'float16'
     return build(model, cfg)
 
 
@@ -354,6 +354,9 @@ def fmt_bytes(n: float) -> str:
 def check_args(args: argparse.Namespace) -> None:
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: no CUDA device is visible. Use --device cpu.')
+    if args.amp and args.device != 'cuda':
+        raise SystemExit('--amp: mmengine\'s AmpOptimWrapper runs on GPUs only. Use '
+                         '--device cuda, or drop --amp on CPU.')
     if args.queue_len % args.batch != 0:
         raise SystemExit(f'--queue-len {args.queue_len} must be a multiple of --batch '
                          f'{args.batch} (CGH and MoCo both require it).')
@@ -409,7 +412,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     parser.add_argument('--amp', action='store_true',
-                        help='AmpOptimWrapper (float16 on CUDA, bfloat16 on CPU)')
+                        help='AmpOptimWrapper, float16 (CUDA only)')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--arch', choices=sorted(ARCH_DEPTHS), default='resnet18')
     parser.add_argument('--resolution', type=int, default=112)

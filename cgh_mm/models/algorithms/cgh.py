@@ -173,6 +173,10 @@ class CGH(BaseSelfSupervisor):
     @torch.no_grad()
     def _stash_keys(self, global_keys: torch.Tensor, hypercolumn_keys: torch.Tensor) -> None:
         """Gather the teacher embeddings of the whole global batch for the next flush."""
+        if get_world_size() == 1:
+            # Nothing to gather: skip the collective and the concatenated copy.
+            self._pending_keys = (global_keys.detach(), hypercolumn_keys.detach())
+            return
         self._pending_keys = (torch.cat(all_gather(global_keys.contiguous()), dim=0),
                               torch.cat(all_gather(hypercolumn_keys.contiguous()), dim=0))
 

@@ -1,0 +1,79 @@
+import importlib.util
+import math
+import os
+import re
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAST_LINE = re.compile(r'^CGH/MoCo step-time ratio: (\d+\.\d\d), peak-memory ratio: (\d+\.\d\d)$')
+MODEL_ROW = re.compile(r'^(CGH|MoCo)\s+(\S+) ms\s+(\S+) ms\s+(\S+)\s+(\S+) MiB\s+(\S+)$')
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark', os.path.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def positive_finite(text: str) -> float:
+    value = float(text)
+    assert math.isfinite(value) and value > 0, text
+    return value
+
+
+def test_tiny_run_is_well_formed(capsys):
+    benchmark = load_benchmark()
+    benchmark.main(['--device', 'cpu', '--arch', 'resnet18', '--resolution', '32',
+                    '--batch', '4', '--queue-len', '64', '--threads', '1', '--rounds', '1',
+                    '--steps-per-round', '1', '--warmup', '1'])
+    lines = capsys.readouterr().out.strip().splitlines()
+
+    match = LAST_LINE.match(lines[-1])
+    assert match, lines[-1]
+    for value in match.groups():
+        positive_finite(value)
+
+    rows = {m.group(1): m.groups()[1:] for m in map(MODEL_ROW.match, lines) if m}
+    assert set(rows) == {'CGH', 'MoCo'}
+    for step_ms, fastest_ms, images_s, peak_mib, gmacs in rows.values():
+        assert positive_finite(images_s) == pytest.approx(4 / (positive_finite(step_ms) / 1e3),
+                                                          rel=0.05)
+        assert positive_finite(fastest_ms) <= float(step_ms) + 0.05
+        positive_finite(peak_mib)
+        positive_finite(gmacs)
+
+    stages = [ln.split() for ln in lines if ln.startswith('  ') and ln.rstrip().endswith('%')]
+    assert {' '.join(s[:-4]) for s in stages} == set(benchmark.TIMED_STAGES)
+    assert sum(float(s[-2]) for s in stages) == pytest.approx(100, abs=0.5)
+
+    flops_ratio = next(ln for ln in lines if ln.startswith('CGH/MoCo FLOPs ratio'))
+    efficiency = next(ln for ln in lines if ln.startswith('efficiency'))
+    time_ratio = float(match.group(1))
+    assert positive_finite(efficiency.split()[-1]) == pytest.approx(
+        time_ratio / positive_finite(flops_ratio.split()[-1]), rel=0.02, abs=0.01)
+
+
+def test_cgh_does_more_work_than_moco_at_equal_settings():
+    # The FLOPs count must see CGH's second neck and its four relations.
+    benchmark = load_benchmark()
+    args = benchmark.parse_args(['--resolution', '32', '--batch', '4', '--queue-len', '64'])
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    flops = {name: benchmark.step_flops(name, benchmark.build_model(name, args), args, 4, 64)
+             for name in ('CGH', 'MoCo')}
+    more_queue = {name: benchmark.step_flops(name, benchmark.build_model(name, args), args,
+                                             4, 128) for name in ('CGH', 'MoCo')}
+    # One more queue slot costs 6 relation MACs per embedding dim and image for CGH, 2 for MoCo.
+    assert more_queue['CGH'] - flops['CGH'] == 6 * 4 * 128 * 64
+    assert more_queue['MoCo'] - flops['MoCo'] == 2 * 4 * 128 * 64
+
+
+def test_bad_arguments_name_the_fix():
+    benchmark = load_benchmark()
+    with pytest.raises(SystemExit, match='multiple of --batch'):
+        benchmark.check_args(benchmark.parse_args(['--batch', '5', '--queue-len', '64']))
+    with pytest.raises(SystemExit, match='--device cuda'):
+        benchmark.check_args(benchmark.parse_args(['--device', 'cpu', '--amp']))

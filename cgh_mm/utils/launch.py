@@ -25,7 +25,9 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
         raise RuntimeError(
             f'--launcher pytorch needs the torchrun environment, missing {missing}. '
             'Start the job with tools/dist_train.sh (torchrun) or set them yourself.')
-    sync_bn = find_sync_bn(cfg)
+    # Only what builds modules counts: base configs (mmseg's) also keep a top-level
+    # `norm_cfg` variable that is no longer used once the model dict is written.
+    sync_bn = find_sync_bn(dict(model=cfg.get('model', {}), sync_bn=cfg.get('sync_bn')))
     if sync_bn:
         raise RuntimeError(
             'SyncBN does not work under DDP on CPU (no GPU is visible), but the config '

@@ -1,5 +1,6 @@
 """A real mmengine Runner: train, checkpoint, resume in a new Runner."""
 import os.path as osp
+import uuid
 
 import pytest
 import torch
@@ -13,6 +14,9 @@ CONFIG = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'cgh',
 def tiny_cfg(work_dir, max_epochs):
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir = str(work_dir)
+    # A unique name: mmengine keys its logger and visualizer by experiment name, and
+    # another Runner built in the same second would otherwise take our logs.
+    cfg.experiment_name = f'resume_test_{uuid.uuid4().hex}'
     cfg.train_cfg.max_epochs = max_epochs
     cfg.train_dataloader.dataset.num_images = 32  # 2 iterations per epoch
     cfg.custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=3)]

@@ -1,6 +1,7 @@
 import math
 import os
 import socket
+import uuid
 
 import numpy as np
 import pytest
@@ -31,6 +32,8 @@ def test_knn_val_loop_logs_knn_top1(tmp_path, tiny_cgh_cfg):
     runner = Runner(
         model=model,
         work_dir=str(tmp_path),
+        # unique: mmengine keys loggers and visualizers by experiment name
+        experiment_name=f'knn_loop_{uuid.uuid4().hex}',
         train_dataloader=_loader(
             [dict(type='MultiView', num_views=[1, 1], transforms=[VIEW, VIEW]),
              dict(type='PackInputs')], shuffle=True, drop_last=True),

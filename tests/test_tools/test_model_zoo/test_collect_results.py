@@ -3,6 +3,7 @@ import glob
 import json
 import os.path as osp
 import shutil
+import uuid
 
 import pytest
 import yaml
@@ -31,6 +32,8 @@ def finished_run(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('runs') / TINY
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'cgh', f'{TINY}.py'))
     cfg.work_dir = str(work_dir)
+    # unique: mmengine keys loggers and visualizers by experiment name
+    cfg.experiment_name = f'{TINY}_{uuid.uuid4().hex}'
     cfg.train_cfg.max_epochs = 1
     cfg.train_dataloader.dataset.num_images = 32
     cfg.train_dataloader.dataset.image_size = 32

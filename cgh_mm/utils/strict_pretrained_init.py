@@ -34,6 +34,13 @@ class StrictPretrainedInit(PretrainedInit):
         self.ignore_missing = tuple(ignore_missing)
 
     def __call__(self, module: nn.Module) -> None:
+        if getattr(module, 'zero_init_residual', False):
+            # mmpretrain's ResNet skips its zero-init of the last BN of each block only
+            # for init_cfg type 'Pretrained'; after this one it would zero loaded weights.
+            raise ValueError(
+                f'{type(module).__name__} has zero_init_residual=True, which would '
+                'overwrite the loaded weights after StrictPretrained runs. Set '
+                '`zero_init_residual=False` in the backbone config.')
         loaded = load_checkpoint_safely(self.checkpoint, map_location=self.map_location)
         state = loaded.get('state_dict', loaded)
         if self.prefix:

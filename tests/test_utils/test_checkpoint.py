@@ -81,11 +81,19 @@ def test_strict_pretrained_loads_a_fitting_backbone_and_refuses_another(tmp_path
     torch.save(dict(state_dict={f'backbone.{k}': v for k, v in source.state_dict().items()}),
                path)
     init_cfg = dict(type='StrictPretrained', checkpoint=str(path), prefix='backbone.')
-    fitting = MODELS.build(dict(type='ResNet', depth=18, init_cfg=init_cfg))
+    fitting = MODELS.build(dict(type='ResNet', depth=18, zero_init_residual=False,
+                                init_cfg=init_cfg))
     fitting.init_weights()
-    assert torch.equal(fitting.conv1.weight, source.conv1.weight)
+    for key, value in source.state_dict().items():
+        assert torch.equal(fitting.state_dict()[key], value), key
 
-    other = MODELS.build(dict(type='ResNet', depth=50, init_cfg=init_cfg))
+    # mmpretrain's ResNet zero-inits after any init_cfg but 'Pretrained': refused
+    zeroing = MODELS.build(dict(type='ResNet', depth=18, init_cfg=init_cfg))
+    with pytest.raises(ValueError, match='zero_init_residual=False'):
+        zeroing.init_weights()
+
+    other = MODELS.build(dict(type='ResNet', depth=50, zero_init_residual=False,
+                              init_cfg=init_cfg))
     with pytest.raises(ValueError, match=r"does not fit ResNet: \d+ missing keys \(.*\); "
                        r".*keys with another shape.*fix `prefix`"):
         other.init_weights()

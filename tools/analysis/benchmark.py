@@ -63,18 +63,23 @@ TIMED_STAGES = ('backbone', 'necks', 'EMA', 'teacher forward', 'relation logits'
 
 
 # --------------------------------------------------------------------- models
-def cgh_config(arch: str, queue_len: int) -> dict:
-    """CGH model config: the ResNet-50 base, necks scaled to the backbone width."""
+def cgh_config(arch: str, queue_len: int, paper_necks: bool = False) -> dict:
+    """CGH model config: the ResNet-50 base, necks scaled to the backbone width.
+
+    With ``paper_necks`` the necks keep the paper's ResNet-50 sizes (512-d
+    embeddings, hidden 4096, fusion conv 2048) whatever the backbone.
+    """
     model = Config.fromfile(CGH_BASE_CONFIG).model.to_dict()
     layer3, layer4 = ARCH_STAGE_CHANNELS[arch]
-    scale = layer4 / 2048
+    scale = 1.0 if paper_necks else layer4 / 2048
     feat_dim = int(512 * scale)
     hid = int(4096 * scale)
     model['queue_len'] = queue_len
     model['feat_dim'] = feat_dim
     model['backbone']['depth'] = ARCH_DEPTHS[arch]
     model['neck'].update(in_channels=layer4, hid_channels=hid, out_channels=feat_dim)
-    model['hypercolumn_neck'].update(in_channels=(layer3, layer4), conv_channels=layer4,
+    model['hypercolumn_neck'].update(in_channels=(layer3, layer4),
+                                     conv_channels=int(2048 * scale),
                                      hid_channels=hid, out_channels=feat_dim)
     return model
 
@@ -95,8 +100,10 @@ def moco_v2_config(arch: str, queue_len: int) -> dict:
 
 
 def build_model(name: str, args: argparse.Namespace) -> nn.Module:
-    cfg = cgh_config(args.arch, args.queue_len) if name == 'CGH' else moco_v2_config(
-        args.arch, args.queue_len)
+    if name == 'CGH':
+        cfg = cgh_config(args.arch, args.queue_len, args.paper_necks)
+    else:
+        cfg = moco_v2_config(args.arch, args.queue_len)
     model = MODELS.build(cfg).to(args.device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -286,6 +293,7 @@ def peak_memory_child(name: str, args: argparse.Namespace, batch: int, queue_len
            str(args.resolution), '--batch', str(batch), '--queue-len', str(queue_len),
            '--threads', str(args.threads)]
     cmd += ['--amp'] * args.amp + ['--channels-last'] * args.channels_last
+    cmd += ['--paper-necks'] * args.paper_necks
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith('{')]
     if result.returncode != 0 or not lines:
@@ -414,6 +422,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='AmpOptimWrapper, float16 (CUDA only)')
     parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--paper-necks', action='store_true',
+                        help="keep the paper's ResNet-50 neck sizes (512-d, hidden 4096) "
+                        'on smaller backbones instead of scaling them to the width')
     parser.add_argument('--arch', choices=sorted(ARCH_DEPTHS), default='resnet18')
     parser.add_argument('--resolution', type=int, default=112)
     parser.add_argument('--batch', type=int, default=32)
@@ -450,7 +461,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
           f'{" (" + torch.cuda.get_device_name() + ")" if args.device == "cuda" else ""}, '
           f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
           f'arch {args.arch}, {args.resolution} px, batch {args.batch}, '
-          f'queue {args.queue_len}, amp {args.amp}, channels_last {args.channels_last}')
+          f'queue {args.queue_len}, amp {args.amp}, channels_last {args.channels_last}, '
+          f'CGH necks {"paper size" if args.paper_necks else "scaled to the backbone"}')
     print(f'{args.rounds} rounds x {args.steps_per_round} steps per model, '
           f'{args.warmup} warm-up steps, models alternating')
     res = measure(args, args.batch, args.queue_len)

@@ -75,12 +75,16 @@ def test_real_run_goes_into_metafile_and_readme(finished_run, zoo_copy):
     assert result['Source']['Date'] == date
     assert result['Source']['Config'] == f'{TINY}.py'
 
+    with open(metafile) as f:
+        before = {m['Name']: m for m in yaml.safe_load(f)['Models']}
     main([finished_run, '--metafile', metafile, '--readme', readme])
     main([finished_run, '--metafile', metafile, '--readme', readme])  # idempotent
     with open(metafile) as f:
         models = {m['Name']: m for m in yaml.safe_load(f)['Models']}
     assert models[TINY]['Results'] == [result]
-    assert not any(m.get('Results') for n, m in models.items() if n != TINY)
+    # every other model keeps exactly the results it had
+    assert all(m.get('Results') == before[n].get('Results')
+               for n, m in models.items() if n != TINY)
 
     with open(readme) as f:
         text = f.read()

@@ -80,7 +80,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if train_cfg.get('type') in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
         # The same loop, except that a resume in the middle of an epoch goes on
         # with the next batch instead of starting the epoch over.
-        cfg.train_cfg.type = 'ResumableEpochBasedTrainLoop'
+        # Scoped name: mmdet and mmseg configs build loops from their own registries.
+        cfg.train_cfg.type = 'mmpretrain.ResumableEpochBasedTrainLoop'
     return cfg
 
 

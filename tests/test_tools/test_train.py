@@ -166,9 +166,20 @@ def test_resume_arguments(tmp_path, monkeypatch):
 
     cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--resume')
     assert cfg.resume is False and cfg.load_from is None  # nothing to resume: from scratch
-    assert cfg.train_cfg.type == 'ResumableEpochBasedTrainLoop'
+    assert cfg.train_cfg.type == 'mmpretrain.ResumableEpochBasedTrainLoop'
 
     torch.save(dict(meta={}), tmp_path / 'epoch_1.pth')
     (tmp_path / 'epoch_2.pth').write_bytes(b'PK cut short')
     cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--resume')
     assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_1.pth')
+
+
+def test_resumable_loop_resolves_in_mmdet_and_mmseg_scopes(tmp_path, monkeypatch):
+    """Downstream configs run through tools/train.py build loops in their own scope."""
+    from mmengine.registry import LOOPS, init_default_scope
+    cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path))
+    for scope in ('mmdet', 'mmseg', 'mmpretrain'):
+        __import__(f'{scope}.registry')
+        init_default_scope(scope)
+        assert LOOPS.get(cfg.train_cfg.type).__name__ == 'ResumableEpochBasedTrainLoop', scope
+    init_default_scope('mmpretrain')

@@ -89,25 +89,29 @@ def images_from_dataset(cfg: Config, num: int, size: int) -> List[np.ndarray]:
     return [pipeline(dataset.get_data_info(i))['img'] for i in range(min(num, len(dataset)))]
 
 
-def load_cgh(cfg: Config, checkpoint: str) -> torch.nn.Module:
-    """Build the config's model and load a checkpoint with ``weights_only=True``."""
+def load_cgh(cfg: Config, checkpoint: str) -> Tuple[torch.nn.Module, dict]:
+    """Build the config's model and load a checkpoint with ``weights_only=True``.
+
+    Returns the model in eval mode and the checkpoint's ``meta`` (empty if none).
+    """
     from mmpretrain.registry import MODELS
 
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    from cgh_mm.utils import load_checkpoint_safely
+
+    loaded = load_checkpoint_safely(checkpoint)
     model = MODELS.build(cfg.model)
     if not hasattr(model, 'teacher') or not hasattr(model, 'hypercolumn_queue'):
         raise TypeError(f'{cfg.model.type} is not a CGH model: the tool needs its teacher '
                         'and both queues.')
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    state = state.get('state_dict', state)
+    state = loaded.get('state_dict', loaded)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise ValueError(f'{checkpoint} does not match the config\'s model; pass the '
                          'config (and --cfg-options) it was trained with. '
                          f'{str(error)[:600]}') from None
-    return model.eval()
+    meta = loaded.get('meta', {})
+    return model.eval(), meta if isinstance(meta, dict) else {}
 
 
 @torch.no_grad()
@@ -189,10 +193,9 @@ def plot_over_training(rows: List[Dict], topk: int, path: str) -> None:
     plt.close(fig)
 
 
-def checkpoint_step(checkpoint: str, index: int) -> Tuple[int, bool]:
-    """The training iteration stored in an mmengine checkpoint, else its position."""
-    meta = torch.load(checkpoint, map_location='cpu', weights_only=True).get('meta', {})
-    if isinstance(meta, dict) and isinstance(meta.get('iter'), int):
+def checkpoint_step(meta: dict, index: int) -> Tuple[int, bool]:
+    """The training iteration stored in a checkpoint's ``meta``, else its position."""
+    if isinstance(meta.get('iter'), int):
         return meta['iter'], True
     return index, False
 
@@ -214,7 +217,7 @@ def main() -> None:
 
     rows, written = [], []
     for index, checkpoint in enumerate(tqdm(args.checkpoints, desc='checkpoints')):
-        model = load_cgh(cfg, checkpoint)
+        model, meta = load_cgh(cfg, checkpoint)
         global_rel, hyper_rel = teacher_relations(model, images)
         if args.topk > global_rel.shape[1]:
             raise ValueError(f'--topk {args.topk} exceeds the queue length '
@@ -222,7 +225,7 @@ def main() -> None:
         kl = kl_divergence(global_rel, hyper_rel)
         overlap = topk_overlap(global_rel, hyper_rel, args.topk)
         tag = osp.splitext(osp.basename(checkpoint))[0]
-        step, from_meta = checkpoint_step(checkpoint, index)
+        step, from_meta = checkpoint_step(meta, index)
         title = f'{tag}: teacher relations over a queue of {global_rel.shape[1]}'
         relations_png = osp.join(args.out_dir, f'relations_{tag}.png')
         agreement_png = osp.join(args.out_dir, f'agreement_{tag}.png')

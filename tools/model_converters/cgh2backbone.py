@@ -29,7 +29,7 @@ from typing import List, Optional
 
 import torch
 
-from cgh_mm.utils import allow_mmengine_checkpoint_globals
+from cgh_mm.utils import load_checkpoint_safely
 from cgh_mm.utils.checkpoint_conversion import (
     OUTPUT_FORMATS,
     check_output_format,
@@ -57,8 +57,7 @@ def convert(checkpoint: str, output: str, teacher: bool = False,
             fmt: str = 'openmmlab') -> None:
     """Read ``checkpoint``, write the chosen backbone to ``output`` in format ``fmt``."""
     check_output_format(fmt)
-    allow_mmengine_checkpoint_globals()
-    loaded = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    loaded = load_checkpoint_safely(checkpoint)
     backbone = extract_backbone(unwrap_state_dict(loaded), teacher=teacher)
     branch = 'teacher' if teacher else 'student'
 

@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_rank, get_world_size
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
@@ -70,23 +70,40 @@ class RandomStateHook(Hook):
     def __init__(self) -> None:
         self._pending: Optional[Dict[str, torch.Tensor]] = None
         self._gathered: Optional[List[Dict[str, torch.Tensor]]] = None
+        self._gathered_at: Optional[int] = None
 
     def _gather(self, runner) -> None:
         # Runner.save_checkpoint (and so before_save_checkpoint) runs on rank 0
-        # only, so the other ranks' states are collected beforehand, at every
-        # point where the checkpoint hook (priority VERY_LOW, after this one)
-        # may save: one small all-gather per iteration, distributed runs only.
+        # only, so the other ranks' states are collected beforehand, where the
+        # checkpoint hook (priority VERY_LOW, after this one) may save.
         if get_world_size() > 1:
             self._gathered = all_gather_object(capture_random_state())
+            self._gathered_at = getattr(runner, 'iter', None)
+
+    @staticmethod
+    def _checkpoint_hook(runner) -> Optional[CheckpointHook]:
+        return next((h for h in getattr(runner, 'hooks', ())
+                     if isinstance(h, CheckpointHook)), None)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self._gather(runner)
+        # A collective per iteration would sit on the hot path: gather only at the
+        # iterations an iteration-based checkpoint hook saves (every iteration when
+        # there is no checkpoint hook to ask).
+        hook = self._checkpoint_hook(runner)
+        if hook is None or (not hook.by_epoch and (
+                self.every_n_train_iters(runner, hook.interval, hook.save_begin)
+                or self.is_last_train_iter(runner))):
+            self._gather(runner)
 
     def after_train_epoch(self, runner) -> None:
-        self._gather(runner)
+        hook = self._checkpoint_hook(runner)
+        if hook is None or hook.by_epoch:
+            self._gather(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if get_world_size() > 1 and self._gathered is not None:
+        # States gathered for another iteration (e.g. before a save_best
+        # checkpoint) would be stale: then only this rank's own state is saved.
+        if get_world_size() > 1 and self._gathered_at == getattr(runner, 'iter', None):
             checkpoint[_KEY] = self._gathered
         else:
             checkpoint[_KEY] = [capture_random_state()]

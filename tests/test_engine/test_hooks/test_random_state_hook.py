@@ -61,3 +61,37 @@ def test_every_rank_gets_its_own_state_back(tmp_path):
     for result in results:
         assert torch.equal(result['got'], result['expected'])
     assert not torch.equal(results[0]['got'], results[1]['got'])
+
+
+def test_states_are_gathered_only_where_the_checkpoint_hook_saves(monkeypatch):
+    from mmengine.hooks import CheckpointHook
+
+    from cgh_mm.engine.hooks import RandomStateHook
+    from cgh_mm.engine.hooks import random_state_hook as module
+
+    gathered_at = []
+    monkeypatch.setattr(module, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(module, 'all_gather_object', lambda state: [state, state])
+
+    def run(checkpoint_hook, iters=7):
+        hook = RandomStateHook()
+        for it in range(iters):
+            runner = SimpleNamespace(iter=it, max_iters=iters, hooks=[checkpoint_hook])
+            hook.after_train_iter(runner, it)
+            if hook._gathered_at == it:
+                gathered_at.append(it)
+        runner = SimpleNamespace(iter=iters, max_iters=iters, hooks=[checkpoint_hook])
+        hook.after_train_epoch(runner)
+        checkpoint = {}
+        hook.before_save_checkpoint(runner, checkpoint)
+        return checkpoint['random_state']
+
+    # iteration checkpoints every 3 iterations, plus the last one
+    states = run(CheckpointHook(interval=3, by_epoch=False))
+    assert gathered_at == [2, 5, 6]
+    assert len(states) == 1  # gathered at iteration 6, not at the epoch end: own state only
+
+    gathered_at.clear()
+    states = run(CheckpointHook(interval=1, by_epoch=True))
+    assert gathered_at == []  # epoch checkpoints: gathered once, at the epoch end
+    assert len(states) == 2

@@ -62,13 +62,20 @@ def test_cgh_does_more_work_than_moco_at_equal_settings():
     args = benchmark.parse_args(['--resolution', '32', '--batch', '4', '--queue-len', '64'])
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')
-    flops = {name: benchmark.step_flops(name, benchmark.build_model(name, args), args, 4, 64)
-             for name in ('CGH', 'MoCo')}
-    more_queue = {name: benchmark.step_flops(name, benchmark.build_model(name, args), args,
-                                             4, 128) for name in ('CGH', 'MoCo')}
+    models = {name: benchmark.build_model(name, args) for name in ('CGH', 'MoCo')}
+    flops = {name: benchmark.step_flops(name, model, args, 4, 64)
+             for name, model in models.items()}
+    more_queue = {name: benchmark.step_flops(name, model, args, 4, 128)
+                  for name, model in models.items()}
+    assert models['CGH'].feat_dim == 512  # the paper's necks by default
     # One more queue slot costs 6 relation MACs per embedding dim and image for CGH, 2 for MoCo.
-    assert more_queue['CGH'] - flops['CGH'] == 6 * 4 * 128 * 64
+    assert more_queue['CGH'] - flops['CGH'] == 6 * 4 * 512 * 64
     assert more_queue['MoCo'] - flops['MoCo'] == 2 * 4 * 128 * 64
+    assert flops['CGH'] > flops['MoCo']
+    scaled = benchmark.build_model('CGH', benchmark.parse_args(
+        ['--resolution', '32', '--batch', '4', '--queue-len', '64', '--necks', 'scaled']))
+    assert scaled.feat_dim == 128
+    assert benchmark.step_flops('CGH', scaled, args, 4, 64) < flops['CGH']
 
 
 def test_bad_arguments_name_the_fix():

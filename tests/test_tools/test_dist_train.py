@@ -28,8 +28,8 @@ class QueueDumpHook(Hook):
 
     def after_train(self, runner):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.flush_pending_keys()
-        torch.save({k: getattr(model, k).clone() for k in QUEUE_KEYS},
+        state = model.state_dict()
+        torch.save({k: state[k].clone() for k in QUEUE_KEYS},
                    f'{runner.work_dir}/queues_rank{get_rank()}.pt')
 '''
 

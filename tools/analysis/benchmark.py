@@ -12,15 +12,18 @@ training step of each model, and last::
     python tools/analysis/benchmark.py --device cpu --arch resnet18 \\
         --resolution 112 --batch 32 --queue-len 32768 --threads 2
 
-Settings compared (``--arch resnet50`` uses the paper's CGH necks):
+Settings compared:
 
 * MoCo v2: ``type='MoCo'`` + ``MoCoV2Neck(in, 2048, 128)``, momentum 0.001,
   ``feat_dim=128``, queue of ``--queue-len`` (CGH's length, for a fair
   comparison; MoCo v2's own default is 65536).
-* CGH: the ``configs/_base_/models/cgh_r50.py`` model. For ResNet-18/34 every
-  neck width is scaled by the backbone's width ratio to ResNet-50 (512 / 2048):
-  hidden 1024, fusion conv 512, ``feat_dim=128``. ``alpha=1`` (after the InfoNCE
-  warm-up, i.e. 195 of 200 epochs).
+* CGH: the ``configs/_base_/models/cgh_r50.py`` model on ``--arch``, ``alpha=1``
+  (after the InfoNCE warm-up, i.e. 195 of 200 epochs). ``--necks paper`` (the
+  default) keeps the paper's recipe on any backbone, as its reference code
+  does: 512-d embeddings, hidden 4096, fusion conv as wide as the last stage
+  (2048 on ResNet-50, 512 on ResNet-18). ``--necks scaled`` also scales the
+  embedding and hidden sizes by the backbone's width ratio to ResNet-50
+  (ResNet-18: 128-d, hidden 1024).
 
 Inputs are already normalised tensors: the data preprocessor, identical for
 both, is left out. Peak memory is measured in a child process per model: on
@@ -57,29 +60,35 @@ ARCH_DEPTHS = dict(resnet18=18, resnet34=34, resnet50=50, resnet101=101)
 # Channels of (layer3, layer4).
 ARCH_STAGE_CHANNELS = dict(resnet18=(256, 512), resnet34=(256, 512),
                            resnet50=(1024, 2048), resnet101=(1024, 2048))
+NECK_SIZES = ('paper', 'scaled')
 SWEEP_QUEUE_LENS = (4096, 16384, 65536, 131072)
 TIMED_STAGES = ('backbone', 'necks', 'EMA', 'teacher forward', 'relation logits', 'losses',
                 'backward', 'optimizer', 'enqueue')
 
 
 # --------------------------------------------------------------------- models
-def cgh_config(arch: str, queue_len: int, paper_necks: bool = False) -> dict:
-    """CGH model config: the ResNet-50 base, necks scaled to the backbone width.
+def cgh_config(arch: str, queue_len: int, necks: str = 'paper',
+               queue_dtype: str = 'float32') -> dict:
+    """CGH model config: the ResNet-50 base on ``arch``.
 
-    With ``paper_necks`` the necks keep the paper's ResNet-50 sizes (512-d
-    embeddings, hidden 4096, fusion conv 2048) whatever the backbone.
+    ``necks='paper'``: 512-d embeddings, hidden 4096, fusion conv as wide as the
+    last stage. ``necks='scaled'``: embedding and hidden sizes times the width
+    ratio of ``arch`` to ResNet-50 too.
     """
+    if necks not in NECK_SIZES:
+        raise ValueError(f'necks must be one of {NECK_SIZES}, got {necks!r}')
     model = Config.fromfile(CGH_BASE_CONFIG).model.to_dict()
     layer3, layer4 = ARCH_STAGE_CHANNELS[arch]
-    scale = 1.0 if paper_necks else layer4 / 2048
+    scale = 1.0 if necks == 'paper' else layer4 / 2048
     feat_dim = int(512 * scale)
     hid = int(4096 * scale)
     model['queue_len'] = queue_len
+    model['queue_dtype'] = queue_dtype
     model['feat_dim'] = feat_dim
     model['backbone']['depth'] = ARCH_DEPTHS[arch]
     model['neck'].update(in_channels=layer4, hid_channels=hid, out_channels=feat_dim)
     model['hypercolumn_neck'].update(in_channels=(layer3, layer4),
-                                     conv_channels=int(2048 * scale),
+                                     conv_channels=layer4,
                                      hid_channels=hid, out_channels=feat_dim)
     return model
 
@@ -101,7 +110,7 @@ def moco_v2_config(arch: str, queue_len: int) -> dict:
 
 def build_model(name: str, args: argparse.Namespace) -> nn.Module:
     if name == 'CGH':
-        cfg = cgh_config(args.arch, args.queue_len, args.paper_necks)
+        cfg = cgh_config(args.arch, args.queue_len, args.necks, args.queue_dtype)
     else:
         cfg = moco_v2_config(args.arch, args.queue_len)
     model = MODELS.build(cfg).to(args.device)
@@ -193,7 +202,7 @@ def cgh_step_breakdown(model: nn.Module, optim_wrapper, inputs: List[torch.Tenso
     import torch.nn.functional as F
     from mmengine.model import ExponentialMovingAverage
 
-    from cgh_mm.models.losses import cross_context_loss, relation_logits
+    from cgh_mm.models.losses import cross_context_loss, paired_relation_logits
     head = model.head
     samples: Dict[str, List[float]] = {name: [] for name in TIMED_STAGES}
     samples['EMA, mmengine per-tensor'] = []
@@ -224,11 +233,10 @@ def cgh_step_breakdown(model: nn.Module, optim_wrapper, inputs: List[torch.Tenso
                 with stage('teacher forward'):
                     teacher_global, teacher_hyper = model.teacher(inputs[0])
             with stage('relation logits'):
-                s_g = relation_logits(student_global, model.global_queue)
-                s_h = relation_logits(student_hyper, model.hypercolumn_queue)
-                with torch.no_grad():
-                    t_g = relation_logits(teacher_global, model.global_queue)
-                    t_h = relation_logits(teacher_hyper, model.hypercolumn_queue)
+                s_g, t_g = paired_relation_logits(student_global, teacher_global,
+                                                  model.global_queue)
+                s_h, t_h = paired_relation_logits(student_hyper, teacher_hyper,
+                                                  model.hypercolumn_queue)
             with stage('losses'):
                 loss = (head.hypercolumn_weight * cross_context_loss(
                     s_h, t_g, head.student_hypercolumn_temp, head.teacher_global_temp) +
@@ -293,7 +301,7 @@ def peak_memory_child(name: str, args: argparse.Namespace, batch: int, queue_len
            str(args.resolution), '--batch', str(batch), '--queue-len', str(queue_len),
            '--threads', str(args.threads)]
     cmd += ['--amp'] * args.amp + ['--channels-last'] * args.channels_last
-    cmd += ['--paper-necks'] * args.paper_necks
+    cmd += ['--necks', args.necks, '--queue-dtype', args.queue_dtype]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith('{')]
     if result.returncode != 0 or not lines:
@@ -422,9 +430,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='AmpOptimWrapper, float16 (CUDA only)')
     parser.add_argument('--channels-last', action='store_true')
-    parser.add_argument('--paper-necks', action='store_true',
-                        help="keep the paper's ResNet-50 neck sizes (512-d, hidden 4096) "
-                        'on smaller backbones instead of scaling them to the width')
+    parser.add_argument('--necks', choices=NECK_SIZES, default='paper',
+                        help="CGH neck sizes: the paper's (512-d, hidden 4096, fusion conv "
+                        "as wide as the last stage) or scaled to the backbone's width")
+    parser.add_argument('--queue-dtype', choices=('float32', 'float16', 'bfloat16'),
+                        default='float32', help="CGH's `queue_dtype` (MoCo keeps float32)")
     parser.add_argument('--arch', choices=sorted(ARCH_DEPTHS), default='resnet18')
     parser.add_argument('--resolution', type=int, default=112)
     parser.add_argument('--batch', type=int, default=32)
@@ -462,7 +472,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
           f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
           f'arch {args.arch}, {args.resolution} px, batch {args.batch}, '
           f'queue {args.queue_len}, amp {args.amp}, channels_last {args.channels_last}, '
-          f'CGH necks {"paper size" if args.paper_necks else "scaled to the backbone"}')
+          f'CGH necks {args.necks}, CGH queues {args.queue_dtype}')
     print(f'{args.rounds} rounds x {args.steps_per_round} steps per model, '
           f'{args.warmup} warm-up steps, models alternating')
     res = measure(args, args.batch, args.queue_len)

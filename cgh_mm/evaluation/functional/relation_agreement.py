@@ -8,7 +8,8 @@ def relation_distribution(embeddings: Tensor, queue: Tensor, temperature: float)
 
     Args:
         embeddings: ``(N, C)``, L2-normalised.
-        queue: ``(C, K)``, L2-normalised columns.
+        queue: ``(K, C)``, one L2-normalised row per slot (CGH's in-memory
+            layout; pass ``queue.T`` for a checkpoint's ``(C, K)`` tensor).
         temperature: softmax temperature (e.g. the teacher's 0.04 or 0.08).
 
     Returns:
@@ -16,10 +17,10 @@ def relation_distribution(embeddings: Tensor, queue: Tensor, temperature: float)
     """
     if temperature <= 0:
         raise ValueError(f'temperature must be > 0, got {temperature}.')
-    if embeddings.shape[1] != queue.shape[0]:
+    if embeddings.shape[1] != queue.shape[1]:
         raise ValueError(f'embeddings are {embeddings.shape[1]}-d but the queue holds '
-                         f'{queue.shape[0]}-d columns.')
-    logits = embeddings.float() @ queue.float()
+                         f'{queue.shape[1]}-d rows; the queue must be (K, C).')
+    logits = embeddings.float() @ queue.float().T
     return torch.softmax(logits / temperature, dim=1)
 
 

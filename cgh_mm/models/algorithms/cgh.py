@@ -22,6 +22,7 @@ from mmpretrain.structures import DataSample
 
 from ..utils import ForeachEMA
 
+_QUEUE_NAMES = ('global_queue', 'hypercolumn_queue')
 _QUEUE_DTYPES = dict(float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 
 
@@ -145,7 +146,8 @@ class CGH(BaseSelfSupervisor):
         self._pending_keys: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
 
     def _random_unit_queue(self, dtype: torch.dtype) -> torch.Tensor:
-        return F.normalize(torch.randn(self.feat_dim, self.queue_len), dim=0).to(dtype)
+        # Held (K, C): one row per slot, the fast GEMM layout (see relation_losses).
+        return F.normalize(torch.randn(self.queue_len, self.feat_dim), dim=1).to(dtype)
 
     def _student_encoder(self) -> ContextEncoder:
         return ContextEncoder(self.backbone, self.neck, self.hypercolumn_neck)
@@ -165,9 +167,8 @@ class CGH(BaseSelfSupervisor):
         self._pending_keys = None
         batch = global_keys.shape[0]
         ptr = int(self.queue_ptr)
-        self.global_queue[:, ptr:ptr + batch] = global_keys.T.to(self.global_queue.dtype)
-        self.hypercolumn_queue[:, ptr:ptr + batch] = hypercolumn_keys.T.to(
-            self.hypercolumn_queue.dtype)
+        self.global_queue[ptr:ptr + batch] = global_keys
+        self.hypercolumn_queue[ptr:ptr + batch] = hypercolumn_keys
         self.queue_ptr[0] = (ptr + batch) % self.queue_len
 
     @torch.no_grad()
@@ -184,6 +185,18 @@ class CGH(BaseSelfSupervisor):
         # A checkpoint must hold the queues after the last enqueue.
         self.flush_pending_keys()
         super()._save_to_state_dict(destination, prefix, keep_vars)
+        # Checkpoints keep the paper's (C, K) queues: a transposed view, no copy.
+        for name in _QUEUE_NAMES:
+            destination[prefix + name] = destination[prefix + name].T
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs) -> None:
+        for name in _QUEUE_NAMES:
+            key = prefix + name
+            if key in state_dict and state_dict[key].dim() == 2:
+                state_dict[key] = state_dict[key].T
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
 
     # ---------------------------------------------------------------- forward
     def extract_feat(self, inputs: Union[torch.Tensor, List[torch.Tensor]],

@@ -5,7 +5,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..losses import cross_context_loss, info_nce, relation_logits
+from ..losses import cross_context_loss, info_nce, paired_relation_logits
 
 
 @MODELS.register_module()
@@ -74,7 +74,8 @@ class CrossContextHead(BaseModule):
                 embeddings of the strong view.
             teacher_global, teacher_hypercolumn: ``(N, C)`` normalised teacher
                 embeddings of the weak view.
-            global_queue, hypercolumn_queue: ``(C, K)`` aligned queues.
+            global_queue, hypercolumn_queue: ``(K, C)`` aligned queues (row j of
+                both is the same past image).
             alpha: warm-up progress in [0, 1].
             local_student_global: ``(N, C)`` normalised student global embeddings
                 of the extra (multi-crop) views.
@@ -84,11 +85,16 @@ class CrossContextHead(BaseModule):
             multiplied by its weight, so their sum is the total loss.
         """
         alpha = float(alpha)
-        student_global_logits = relation_logits(student_global, global_queue)
-        student_hyper_logits = relation_logits(student_hypercolumn, hypercolumn_queue)
-        with torch.no_grad():
-            teacher_global_logits = relation_logits(teacher_global, global_queue)
-            teacher_hyper_logits = relation_logits(teacher_hypercolumn, hypercolumn_queue)
+        # One GEMM per queue: the student rows (main view and local crops) and the
+        # teacher rows read the queue together.
+        students = [student_global, *local_student_global]
+        global_logits, teacher_global_logits = paired_relation_logits(
+            torch.cat(students) if len(students) > 1 else student_global, teacher_global,
+            global_queue)
+        student_hyper_logits, teacher_hyper_logits = paired_relation_logits(
+            student_hypercolumn, teacher_hypercolumn, hypercolumn_queue)
+        all_student_global_logits = global_logits.split(student_global.shape[0])
+        student_global_logits = all_student_global_logits[0]
 
         loss_hyper = cross_context_loss(student_hyper_logits, teacher_global_logits,
                                         self.student_hypercolumn_temp,
@@ -96,9 +102,7 @@ class CrossContextHead(BaseModule):
         global_terms = [
             cross_context_loss(logits, teacher_hyper_logits, self.student_global_temp,
                                self.teacher_hypercolumn_temp)
-            for logits in [student_global_logits] + [
-                relation_logits(local, global_queue) for local in local_student_global
-            ]
+            for logits in all_student_global_logits
         ]
         loss_global = torch.stack(global_terms).mean()
 

@@ -1,26 +1,105 @@
 """Pure loss functions of CGH: relations against a memory queue.
 
-Every function takes tensors and returns a tensor; none holds state. Shapes use
+Every function takes tensors and returns tensors; none holds state. Shapes use
 ``N`` for the batch, ``C`` for the embedding size and ``K`` for the queue length.
-Queues are stored ``C x K`` (one column per past image), as in the paper.
+Queues are held ``K x C`` in memory (one row per past image): for a long queue
+and a small batch, ``queue @ embeddings.T`` is the fast GEMM layout (N=32,
+C=512, K=32768 on a 2-core CPU: 9.6 ms, against 17.6 ms for
+``embeddings @ queue_CxK``). Checkpoints keep the paper's ``C x K``.
 """
+from typing import Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+class _QueueRelations(torch.autograd.Function):
+    """Student and teacher rows against one queue in a single GEMM.
+
+    Reading the queue once for both halves is what makes the pair cheap; the
+    backward computes the gradient of the student rows only (the teacher's
+    embeddings and the queue are constants), where autograd on a concatenation
+    would also compute the teacher rows' unused gradient.
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type='cuda')
+    def forward(ctx, queue: Tensor, student: Tensor,
+                teacher: Tensor) -> Tuple[Tensor, Tensor]:
+        rows = torch.cat([student, teacher]).to(queue.dtype)
+        logits = torch.mm(queue, rows.T).T
+        # float32 and row-contiguous for the softmaxes that follow.
+        logits = logits.contiguous().float()
+        ctx.save_for_backward(queue)
+        ctx.student_dtype = student.dtype
+        num_student = student.shape[0]
+        student_logits, teacher_logits = logits[:num_student], logits[num_student:]
+        ctx.mark_non_differentiable(teacher_logits)
+        return student_logits, teacher_logits
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type='cuda')
+    def backward(ctx, grad_student: Tensor, grad_teacher: Tensor):
+        queue, = ctx.saved_tensors
+        grad = None
+        if ctx.needs_input_grad[1]:
+            grad = _long_reduction_mm(grad_student.to(queue.dtype), queue)
+            grad = grad.to(ctx.student_dtype)
+        return None, grad, None
+
+
+def _long_reduction_mm(left: Tensor, right: Tensor) -> Tensor:
+    """``left @ right`` for ``(N, K) @ (K, C)`` with a small ``N`` and a long ``K``.
+
+    On CPU the BLAS splits such a product poorly across threads; one batch per
+    thread over slices of ``K``, summed afterwards, is about 1.3x faster (2
+    threads, N=32, K=32768, C=512: 8.4 against 11.3 ms). GPUs split ``K`` by
+    themselves, so they get the plain product.
+    """
+    parts = torch.get_num_threads()
+    length = left.shape[1]
+    if left.device.type != 'cpu' or parts < 2 or length % parts != 0:
+        return torch.mm(left, right)
+    left_parts = left.view(left.shape[0], parts, length // parts).transpose(0, 1)
+    right_parts = right.view(parts, length // parts, right.shape[1])
+    return torch.bmm(left_parts, right_parts).sum(dim=0)
+
+
+def paired_relation_logits(student: Tensor, teacher: Tensor,
+                           queue: Tensor) -> Tuple[Tensor, Tensor]:
+    """Relations of student and teacher embeddings to the same queue, in one pass.
+
+    Args:
+        student: ``(N_s, C)`` L2-normalised embeddings; the gradient flows to them.
+        teacher: ``(N_t, C)`` L2-normalised embeddings; treated as constants.
+        queue: ``(K, C)`` L2-normalised queue, possibly in a lower precision. It
+            gets no gradient.
+
+    Returns:
+        ``(N_s, K)`` and ``(N_t, K)`` cosine similarities in float32, so that
+        the softmax and log-softmax that follow never run in half precision.
+        The teacher's have no gradient.
+    """
+    if student.shape[1] != queue.shape[1] or teacher.shape[1] != queue.shape[1]:
+        raise ValueError(f'relation logits: embeddings of {student.shape[1]} and '
+                         f'{teacher.shape[1]} dims against a queue of {queue.shape[1]}-d '
+                         f'rows; the queue must be (K, C).')
+    return _QueueRelations.apply(queue, student, teacher.detach())
 
 
 def relation_logits(embeddings: Tensor, queue: Tensor) -> Tensor:
     """Similarities of each embedding to every slot of a queue.
 
     Args:
-        embeddings: ``(N, C)`` L2-normalised embeddings.
-        queue: ``(C, K)`` L2-normalised queue, possibly in a lower precision.
+        embeddings: ``(N, C)`` L2-normalised embeddings (the gradient flows to them).
+        queue: ``(K, C)`` L2-normalised queue, possibly in a lower precision.
 
     Returns:
-        ``(N, K)`` cosine similarities in float32, so that the softmax and
-        log-softmax that follow never run in half precision.
+        ``(N, K)`` cosine similarities in float32.
     """
-    return torch.matmul(embeddings.to(queue.dtype), queue).float()
+    return paired_relation_logits(embeddings, embeddings.new_empty((0, embeddings.shape[1])),
+                                  queue)[0]
 
 
 def soft_target_cross_entropy(target_probs: Tensor, logits: Tensor) -> Tensor:

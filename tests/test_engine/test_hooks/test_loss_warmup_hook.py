@@ -22,7 +22,7 @@ def test_alpha_and_term_weights(tiny_cgh_cfg, iteration, alpha):
     # the weights the three terms get at that point
     head = model.head
     g = torch.nn.functional.normalize(torch.randn(4, 32), dim=1)
-    q = torch.nn.functional.normalize(torch.randn(32, 64), dim=0)
+    q = torch.nn.functional.normalize(torch.randn(64, 32), dim=1)  # (K, C)
     raw = head.loss(g, g, g.flip(0), g.flip(0), q, q, alpha=0.5)
     out = head.loss(g, g, g.flip(0), g.flip(0), q, q, alpha=model.alpha.item())
     assert out['loss_nce'].item() == pytest.approx(raw['loss_nce'].item() / 0.5 * (1 - alpha),

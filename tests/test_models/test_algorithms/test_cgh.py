@@ -43,12 +43,31 @@ def test_pointer_advances_and_queues_hold_teacher_embeddings(tiny_cgh_cfg):
     assert int(model.queue_ptr) == 4
     with torch.no_grad():
         teacher_global, teacher_hyper = model.teacher(inputs[0])
-    assert torch.allclose(model.global_queue[:, :4].T, teacher_global, atol=1e-6)
-    assert torch.allclose(model.hypercolumn_queue[:, :4].T, teacher_hyper, atol=1e-6)
-    assert torch.equal(model.global_queue[:, 4:], old_global[:, 4:])
+    assert torch.allclose(model.global_queue[:4], teacher_global, atol=1e-6)
+    assert torch.allclose(model.hypercolumn_queue[:4], teacher_hyper, atol=1e-6)
+    assert torch.equal(model.global_queue[4:], old_global[4:])
     model.loss(views(batch=4), None)
     model.flush_pending_keys()
     assert int(model.queue_ptr) == 8
+
+
+def test_checkpoints_hold_paper_layout_queues(tiny_cgh_cfg):
+    model = build(tiny_cgh_cfg, queue_len=8)
+    model.loss(views(batch=4), None)
+    state = model.state_dict()
+    # In memory (K, C) for the fast GEMM; in checkpoints the paper's (C, K).
+    assert model.global_queue.shape == (8, model.feat_dim)
+    assert state['global_queue'].shape == (model.feat_dim, 8)
+    assert torch.equal(state['hypercolumn_queue'].T, model.hypercolumn_queue)
+    assert state['global_queue'].data_ptr() == model.global_queue.data_ptr()  # no copy
+
+    other = build(tiny_cgh_cfg, queue_len=8)
+    other.load_state_dict({k: v.clone() for k, v in state.items()})
+    for name in ('global_queue', 'hypercolumn_queue', 'queue_ptr'):
+        assert torch.equal(getattr(other, name), getattr(model, name)), name
+    bad = dict(state, global_queue=state['global_queue'][:, :4])
+    with pytest.raises(RuntimeError, match='global_queue'):
+        other.load_state_dict(bad)
 
 
 def test_pointer_wraps_around(tiny_cgh_cfg):
@@ -75,11 +94,11 @@ def test_relations_use_the_queues_before_this_steps_enqueue(tiny_cgh_cfg):
     initial, step2 = seen
     for context in (0, 1):
         # step 2 saw step 1's keys in slots 0-3 ...
-        assert not torch.allclose(step2[context][:, :4], initial[context][:, :4])
+        assert not torch.allclose(step2[context][:4], initial[context][:4])
         # ... but not its own keys, which land in slots 4-7 only afterwards
-        assert torch.equal(step2[context][:, 4:], initial[context][:, 4:])
-    assert not torch.allclose(model.global_queue[:, 4:8], step2[0][:, 4:8])
-    assert torch.equal(model.global_queue[:, :4], step2[0][:, :4])
+        assert torch.equal(step2[context][4:], initial[context][4:])
+    assert not torch.allclose(model.global_queue[4:8], step2[0][4:8])
+    assert torch.equal(model.global_queue[:4], step2[0][:4])
 
 
 def test_teacher_is_ema_of_student_with_paper_momentum(tiny_cgh_cfg):
@@ -159,3 +178,31 @@ def test_bad_constructor_arguments(tiny_cgh_cfg):
         MODELS.build(dict(tiny_cgh_cfg, teacher_momentum=1.5))
     with pytest.raises(ValueError, match='queue_dtype'):
         MODELS.build(dict(tiny_cgh_cfg, queue_dtype='int8'))
+
+
+def test_channels_last_gives_the_same_losses(tiny_cgh_cfg):
+    import copy
+    model = build(tiny_cgh_cfg)
+    twin = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    inputs = views()
+    expected = model.loss(inputs, None)
+    got = twin.loss([v.contiguous(memory_format=torch.channels_last) for v in inputs], None)
+    for key in ('loss_hyper', 'loss_global'):
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5)
+    # The queues keep their layout (no channels_last for 2-d buffers).
+    twin.flush_pending_keys()
+    model.flush_pending_keys()
+    torch.testing.assert_close(twin.global_queue, model.global_queue, rtol=0, atol=1e-5)
+
+
+def test_autocast_keeps_relations_in_float32(tiny_cgh_cfg):
+    # AmpOptimWrapper runs the forward under autocast: the relation GEMMs may
+    # run in low precision, the softmaxes and the losses stay float32.
+    model = build(tiny_cgh_cfg)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model.loss(views(), None)
+    for key in ('loss_hyper', 'loss_global'):
+        assert losses[key].dtype == torch.float32 and torch.isfinite(losses[key])
+    (losses['loss_hyper'] + losses['loss_global']).backward()
+    grad = model.neck.mlp[0].weight.grad
+    assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0

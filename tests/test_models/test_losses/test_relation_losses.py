@@ -8,6 +8,7 @@ from cgh_mm.models.losses import (
     cross_context_loss,
     info_nce,
     loss_warmup_alpha,
+    paired_relation_logits,
     relation_logits,
     soft_target_cross_entropy,
 )
@@ -54,7 +55,7 @@ def test_gradients_reach_only_the_student():
 
     query = F.normalize(torch.randn(4, 8), dim=1).requires_grad_()
     key = F.normalize(torch.randn(4, 8), dim=1).requires_grad_()
-    queue = F.normalize(torch.randn(8, 16), dim=0)
+    queue = F.normalize(torch.randn(16, 8), dim=1)
     info_nce(query, key, relation_logits(query, queue), 0.2).backward()
     assert query.grad is not None and query.grad.abs().sum() > 0
     assert key.grad is None
@@ -63,7 +64,7 @@ def test_gradients_reach_only_the_student():
 def test_info_nce_by_hand():
     query = torch.tensor([[1.0, 0.0]])
     key = torch.tensor([[1.0, 0.0]])
-    queue = torch.tensor([[0.0, -1.0], [1.0, 0.0]])  # columns (0, 1) and (-1, 0)
+    queue = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])  # slots (0, 1) and (-1, 0)
     negatives = relation_logits(query, queue)
     assert negatives.tolist() == [[0.0, -1.0]]
     expected = -math.log(math.e / (math.e + 1.0 + math.exp(-1.0)))
@@ -75,13 +76,65 @@ def test_info_nce_by_hand():
 
 def test_relation_logits_are_float32_for_low_precision_queues():
     emb = F.normalize(torch.randn(3, 8), dim=1)
-    queue = F.normalize(torch.randn(8, 5), dim=0)
+    queue = F.normalize(torch.randn(5, 8), dim=1)
     exact = relation_logits(emb, queue)
     assert exact.shape == (3, 5) and exact.dtype == torch.float32
     for dtype in (torch.float16, torch.bfloat16):
         low = relation_logits(emb, queue.to(dtype))
         assert low.dtype == torch.float32
         assert torch.allclose(low, exact, atol=2e-2)
+
+
+def test_paired_relation_logits_match_two_matmuls():
+    student = F.normalize(torch.randn(3, 8), dim=1).requires_grad_()
+    teacher = F.normalize(torch.randn(5, 8), dim=1).requires_grad_()
+    queue = F.normalize(torch.randn(16, 8), dim=1)  # (K, C)
+    student_logits, teacher_logits = paired_relation_logits(student, teacher, queue)
+    assert student_logits.shape == (3, 16) and teacher_logits.shape == (5, 16)
+    assert student_logits.is_contiguous() and teacher_logits.is_contiguous()
+    torch.testing.assert_close(student_logits, student.detach() @ queue.T)
+    torch.testing.assert_close(teacher_logits, teacher.detach() @ queue.T)
+    assert not teacher_logits.requires_grad
+
+    weights = torch.randn(3, 16)
+    (student_logits * weights).sum().backward()
+    torch.testing.assert_close(student.grad, weights @ queue)
+    assert teacher.grad is None
+
+
+def test_paired_relation_logits_gradcheck():
+    student = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    teacher = torch.randn(3, 4, dtype=torch.float64)
+    queue = torch.randn(6, 4, dtype=torch.float64)
+    # The logits are float32 by design: check the float64 Jacobian through a
+    # float64 reference instead of gradcheck's finite differences on float32.
+    logits, _ = paired_relation_logits(student, teacher, queue)
+    assert logits.dtype == torch.float32
+    grad_out = torch.randn(2, 6, dtype=torch.float32)
+    grad, = torch.autograd.grad(logits, student, grad_out)
+    torch.testing.assert_close(grad, grad_out.double() @ queue)
+    assert grad.dtype == torch.float64
+
+
+@pytest.mark.parametrize('threads,queue_len', [(1, 12), (2, 12), (3, 12), (2, 7)])
+def test_student_gradient_with_split_reduction(threads, queue_len):
+    # On CPU the backward splits the queue into one slice per thread when it can.
+    student = torch.randn(3, 8, requires_grad=True)
+    queue = torch.randn(queue_len, 8)
+    weights = torch.randn(3, queue_len)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        logits, _ = paired_relation_logits(student, torch.randn(2, 8), queue)
+        grad, = torch.autograd.grad((logits * weights).sum(), student)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(grad, weights @ queue)
+
+
+def test_relation_logits_name_a_transposed_queue():
+    with pytest.raises(ValueError, match=r'must be \(K, C\)'):
+        relation_logits(torch.randn(2, 8), torch.randn(8, 16))
 
 
 @pytest.mark.parametrize('iteration,expected', [(0, 0.0), (50, 0.5), (99, 0.99), (100, 1.0),

@@ -28,7 +28,7 @@ def test_tiny_run_is_well_formed(capsys):
     benchmark = load_benchmark()
     benchmark.main(['--device', 'cpu', '--arch', 'resnet18', '--resolution', '32',
                     '--batch', '4', '--queue-len', '64', '--threads', '1', '--rounds', '1',
-                    '--steps-per-round', '1', '--warmup', '1'])
+                    '--steps-per-round', '1', '--warmup', '1', '--memory-repeats', '1'])
     lines = capsys.readouterr().out.strip().splitlines()
 
     match = LAST_LINE.match(lines[-1])
@@ -84,3 +84,5 @@ def test_bad_arguments_name_the_fix():
         benchmark.check_args(benchmark.parse_args(['--batch', '5', '--queue-len', '64']))
     with pytest.raises(SystemExit, match='--device cuda'):
         benchmark.check_args(benchmark.parse_args(['--device', 'cpu', '--amp']))
+    with pytest.raises(SystemExit, match='--memory-repeats must be > 0'):
+        benchmark.check_args(benchmark.parse_args(['--memory-repeats', '0']))

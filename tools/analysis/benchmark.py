@@ -26,10 +26,11 @@ Settings compared:
   (ResNet-18: 128-d, hidden 1024).
 
 Inputs are already normalised tensors: the data preprocessor, identical for
-both, is left out. Peak memory is measured in a child process per model: on
-CPU the growth of peak RSS (VmHWM) over the RSS before the model was built
-(parameters, queues, gradients, optimizer state and activations); on CUDA
-``torch.cuda.max_memory_allocated`` over what was allocated before the model.
+both, is left out. Peak memory is measured in fresh child processes per model
+(the median of ``--memory-repeats``): on CPU the growth of peak RSS (VmHWM)
+over the RSS before the model was built (parameters, queues, gradients,
+optimizer state and activations); on CUDA ``torch.cuda.max_memory_allocated``
+over what was allocated before the model.
 FLOPs are multiply-accumulates of convolutions and matmuls as counted by
 ``mmengine.analysis`` (fvcore convention): one step is student forward and
 backward (3x forward), teacher forward, and the relation matmuls counted
@@ -376,8 +377,10 @@ def check_args(args: argparse.Namespace) -> None:
     if args.queue_len % args.batch != 0:
         raise SystemExit(f'--queue-len {args.queue_len} must be a multiple of --batch '
                          f'{args.batch} (CGH and MoCo both require it).')
-    if min(args.rounds, args.steps_per_round, args.batch, args.resolution) <= 0:
-        raise SystemExit('--rounds, --steps-per-round, --batch and --resolution must be > 0.')
+    if min(args.rounds, args.steps_per_round, args.batch, args.resolution,
+           args.memory_repeats) <= 0:
+        raise SystemExit('--rounds, --steps-per-round, --batch, --resolution and '
+                         '--memory-repeats must be > 0.')
     if args.resolution < 32:
         raise SystemExit(f'--resolution {args.resolution}: ResNets need at least 32 px.')
 
@@ -443,6 +446,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps per model')
     parser.add_argument('--rounds', type=int, default=10)
     parser.add_argument('--steps-per-round', type=int, default=3)
+    parser.add_argument('--memory-repeats', type=int, default=3,
+                        help='child processes per model for peak memory (median taken)')
     parser.add_argument('--no-breakdown', action='store_true')
     parser.add_argument('--sweep', action='store_true',
                         help=f'queue lengths {SWEEP_QUEUE_LENS} and batch /2, x2: step '
@@ -477,7 +482,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
           f'{args.warmup} warm-up steps, models alternating')
     res = measure(args, args.batch, args.queue_len)
     for name in ('CGH', 'MoCo'):
-        res[name]['peak'] = peak_memory_child(name, args, args.batch, args.queue_len)
+        # Peak RSS moves by tens of MiB between identical runs (allocator state):
+        # the median of a few fresh processes is the steadier figure.
+        res[name]['peak'] = int(statistics.median(
+            peak_memory_child(name, args, args.batch, args.queue_len)
+            for _ in range(args.memory_repeats)))
     # The fastest step is the one least disturbed by other work on the machine.
     print(f'{"model":<6}{"median step":>13}{"fastest":>12}{"images/s":>10}{"peak memory":>14}'
           f'{"GMACs/step":>12}')

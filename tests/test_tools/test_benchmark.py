@@ -86,3 +86,29 @@ def test_bad_arguments_name_the_fix():
         benchmark.check_args(benchmark.parse_args(['--device', 'cpu', '--amp']))
     with pytest.raises(SystemExit, match='--memory-repeats must be > 0'):
         benchmark.check_args(benchmark.parse_args(['--memory-repeats', '0']))
+
+
+def test_sweep_writes_a_plot_and_one_row_per_setting(tmp_path, capsys, monkeypatch):
+    benchmark = load_benchmark()
+    monkeypatch.setattr(benchmark, 'SWEEP_QUEUE_LENS', (32, 64))
+    png = tmp_path / 'sweep.png'
+    benchmark.main(['--resolution', '32', '--batch', '4', '--queue-len', '64', '--threads', '1',
+                    '--rounds', '1', '--steps-per-round', '1', '--warmup', '0',
+                    '--memory-repeats', '1', '--no-breakdown', '--sweep',
+                    '--sweep-png', str(png)])
+    lines = capsys.readouterr().out.splitlines()
+    rows = [ln.split() for ln in lines
+            if re.match(r'^\s*\d+\s+\d+\s+(CGH|MoCo)\s', ln)]
+    # queue 32 and 64 at batch 4, then batch 2 and 8 at queue 64; both models each
+    settings = sorted({(int(r[0]), int(r[1])) for r in rows})
+    assert settings == [(2, 64), (4, 32), (4, 64), (8, 64)]
+    assert len(rows) == 8
+    for row in rows:
+        positive_finite(row[3])
+        positive_finite(row[4])
+    # a larger batch is more work for both models
+    gmacs = {(int(r[0]), int(r[1]), r[2]): float(r[4]) for r in rows}
+    for name in ('CGH', 'MoCo'):
+        assert gmacs[(2, 64, name)] < gmacs[(4, 64, name)] < gmacs[(8, 64, name)]
+    assert png.exists() and png.stat().st_size > 1000
+    assert LAST_LINE.match(lines[-1])

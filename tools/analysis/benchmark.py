@@ -387,14 +387,10 @@ def check_args(args: argparse.Namespace) -> None:
 
 def sweep(args: argparse.Namespace) -> None:
     """Step time against FLOPs over queue lengths and batch sizes; writes a PNG."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
     settings = [(args.batch, k) for k in SWEEP_QUEUE_LENS]
     settings += [(b, args.queue_len) for b in (args.batch // 2, args.batch * 2)
                  if b > 0 and args.queue_len % b == 0]
-    points = {name: [] for name in ('CGH', 'MoCo')}
+    points: Dict[str, List[Tuple[float, float, int, int]]] = {'CGH': [], 'MoCo': []}
     print(f'{"batch":>6} {"queue":>7} {"model":>5} {"step ms":>9} {"GMACs":>8}')
     for batch, queue_len in settings:
         res = measure(args, batch, queue_len, progress=False)
@@ -408,21 +404,61 @@ def sweep(args: argparse.Namespace) -> None:
         print(f'{"":>6} {"":>7} ratio {ratio:9.2f} {flops_ratio:8.2f}  '
               f'efficiency {ratio / flops_ratio:.2f}')
         del res
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for name, marker in (('CGH', 'o'), ('MoCo', 's')):
-        xs, ys = [p[0] for p in points[name]], [p[1] for p in points[name]]
-        ax.scatter(xs, ys, marker=marker, label=name)
-        for x, y, b, k in points[name]:
-            ax.annotate(f'b{b} K{k // 1024}k', (x, y), fontsize=7)
-    ax.set_xlabel('work per step (GMACs)')
-    ax.set_ylabel('median step time (ms)')
-    ax.set_title(f'{args.arch}, {args.resolution} px, {args.device}'
-                 f'{", AMP" if args.amp else ""}{", channels_last" if args.channels_last else ""}')
-    ax.legend()
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(args.sweep_png)), exist_ok=True)
-    fig.savefig(args.sweep_png, dpi=120)
+    title = (f'{args.arch}, {args.resolution} px, {args.device}'
+             f'{", AMP" if args.amp else ""}{", channels_last" if args.channels_last else ""}'
+             f', CGH necks {args.necks}, queues {args.queue_dtype}')
+    plot_sweep(points, title, args.sweep_png)
     print(f'sweep plot written to {args.sweep_png}')
+
+
+def plot_sweep(points: Dict[str, List[Tuple[float, float, int, int]]], title: str,
+               path: str) -> None:
+    """Left: step time against work per model. Right: CGH/MoCo time and FLOPs ratios.
+
+    ``points[name]`` holds ``(GMACs, step ms, batch, queue length)`` per setting,
+    in the same setting order for both models.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    def label(batch: int, queue_len: int) -> str:
+        return f'b{batch} K{queue_len // 1024}k' if queue_len >= 1024 else f'b{batch} K{queue_len}'
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for name, marker, offset in (('CGH', 'o', (4, 4)), ('MoCo', 's', (4, -10))):
+        pts = points[name]
+        left.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, label=name)
+        for x, y, batch, queue_len in pts:
+            left.annotate(label(batch, queue_len), (x, y), xytext=offset,
+                          textcoords='offset points', fontsize=7)
+    left.set_xlabel('work per step (GMACs)')
+    left.set_ylabel('median step time (ms)')
+    left.set_title('step time against work')
+    left.legend()
+
+    names = [label(p[2], p[3]) for p in points['CGH']]
+    time_ratio = [c[1] / m[1] for c, m in zip(points['CGH'], points['MoCo'])]
+    flops_ratio = [c[0] / m[0] for c, m in zip(points['CGH'], points['MoCo'])]
+    xs = range(len(names))
+    width = 0.4
+    right.bar([x - width / 2 for x in xs], time_ratio, width, label='step-time ratio')
+    right.bar([x + width / 2 for x in xs], flops_ratio, width, label='FLOPs ratio')
+    for x, t, f in zip(xs, time_ratio, flops_ratio):
+        right.annotate(f'{t / f:.2f}', (x, max(t, f)), xytext=(0, 3),
+                       textcoords='offset points', ha='center', fontsize=7)
+    right.axhline(1.0, color='grey', linewidth=0.8)
+    right.set_xticks(list(xs))
+    right.set_xticklabels(names, rotation=30, fontsize=8)
+    right.set_ylim(0.8, max(time_ratio + flops_ratio) * 1.1)
+    right.set_ylabel('CGH / MoCo')
+    right.set_title('ratios (numbers: efficiency = time ratio / FLOPs ratio)')
+    right.legend(loc='upper left')
+    fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -132,6 +132,21 @@ def test_student_gradient_with_split_reduction(threads, queue_len):
     torch.testing.assert_close(grad, weights @ queue)
 
 
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_relations_over_several_slot_blocks(dtype):
+    # On CPU the queue is read in blocks of slots: a length that is not a
+    # multiple of the block must come out whole and in order.
+    student = F.normalize(torch.randn(3, 8), dim=1)
+    teacher = F.normalize(torch.randn(2, 8), dim=1)
+    queue = F.normalize(torch.randn(2 * 2048 + 5, 8), dim=1).to(dtype)
+    student_logits, teacher_logits = paired_relation_logits(student, teacher, queue)
+    reference = torch.cat([student, teacher]).to(dtype).float() @ queue.float().T
+    tol = dict(rtol=0, atol=1e-5) if dtype == torch.float32 else dict(rtol=0, atol=2e-2)
+    torch.testing.assert_close(student_logits, reference[:3], **tol)
+    torch.testing.assert_close(teacher_logits, reference[3:], **tol)
+    assert student_logits.dtype == torch.float32 and student_logits.is_contiguous()
+
+
 def test_relation_logits_name_a_transposed_queue():
     with pytest.raises(ValueError, match=r'must be \(K, C\)'):
         relation_logits(torch.randn(2, 8), torch.randn(8, 16))

@@ -7,13 +7,14 @@ The config needs ``test_dataloader``, ``test_cfg`` and ``test_evaluator`` (a
 downstream config, e.g. a linear probe); a pretraining config has none.
 """
 import argparse
-import os
 import os.path as osp
 
 import mmengine
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
+
+from cgh_mm.utils.launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,23 +29,14 @@ def parse_args() -> argparse.Namespace:
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value pairs, e.g. test_dataloader.batch_size=64')
     parser.add_argument('--amp', action='store_true', help='mixed precision test')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    # torchrun passes --local-rank to old-style scripts
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    args = parse_launch_args(parser)
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out FILE to say where to write')
     return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    apply_launch_args(cfg, args)
     cfg.load_from = args.checkpoint
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -66,7 +58,6 @@ def main() -> None:
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = merge_args(Config.fromfile(args.config), args)
 
-    from cgh_mm.utils.launch import prepare_cpu_distributed
     prepare_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)

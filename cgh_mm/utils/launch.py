@@ -1,10 +1,36 @@
 """Launch helpers shared by ``tools/train.py`` and ``tools/test.py``."""
+import argparse
 import os
+import os.path as osp
 from typing import Any, List, Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+
+
+def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Add ``--launcher`` and the ``--local-rank`` that torchrun passes to old-style
+    scripts, parse the command line, and export ``LOCAL_RANK`` for mmengine."""
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def apply_launch_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Launcher and work dir of a run from its parsed arguments.
+
+    The work dir is ``--work-dir``, else the config's, else
+    ``./work_dirs/<config name>`` (mmpretrain's rule).
+    """
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:

@@ -1,3 +1,3 @@
-from .cgh import CGH, ContextEncoder, check_queue_fits_batch, encode_contexts
+from .cgh import CGH, check_queue_fits_batch
 
-__all__ = ['CGH', 'ContextEncoder', 'check_queue_fits_batch', 'encode_contexts']
+__all__ = ['CGH', 'check_queue_fits_batch']

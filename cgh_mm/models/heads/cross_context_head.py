@@ -1,3 +1,4 @@
+import math
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -5,32 +6,41 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..losses import cross_context_loss, info_nce, paired_relation_logits
+from ..losses import (
+    cross_context_loss,
+    entropy_fraction,
+    info_nce,
+    mean_pairwise_cosine,
+    relation_logits,
+)
 
 
 @MODELS.register_module()
 class CrossContextHead(BaseModule):
-    """Cross-context losses of CGH.
+    """Cross-context losses of CGH, and the health of their targets.
 
     The teacher's global relations teach the student's hypercolumn relations
     (``loss_hyper``) and the teacher's hypercolumn relations teach the student's
-    global relations (``loss_global``). During the warm-up an InfoNCE loss per
-    context (``loss_nce``) is blended out as ``alpha`` goes from 0 to 1::
+    global relations (``loss_global``). During the warm-up, InfoNCE per context
+    (``loss_nce``) fades out as ``alpha`` goes from 0 to 1::
 
         total = (1 - alpha) * loss_nce
                 + alpha * (hypercolumn_weight * loss_hyper + global_weight * loss_global)
 
+    ``alpha`` is an attribute (1.0 by default) that mmpretrain's
+    ``WarmupParamHook(param_name='alpha', module_name='head')`` ramps up.
+
     Args:
-        teacher_global_temp: temperature of the teacher's global relations (target
-            of ``loss_hyper``).
+        teacher_global_temp: temperature of the teacher's global relations
+            (target of ``loss_hyper``).
         student_hypercolumn_temp: temperature of the student's hypercolumn relations.
-        teacher_hypercolumn_temp: temperature of the teacher's hypercolumn relations
-            (target of ``loss_global``).
+        teacher_hypercolumn_temp: temperature of the teacher's hypercolumn
+            relations (target of ``loss_global``).
         student_global_temp: temperature of the student's global relations.
         nce_temp: temperature of the warm-up InfoNCE losses.
-        hypercolumn_weight: weight of ``loss_hyper`` once warmed up.
-        global_weight: weight of ``loss_global`` once warmed up.
-        init_cfg: unused (no parameters), kept for the registry's interface.
+        hypercolumn_weight, global_weight: weights of ``loss_hyper`` and
+            ``loss_global`` once warmed up.
+        init_cfg: unused (no parameters).
     """
 
     def __init__(self,
@@ -50,24 +60,15 @@ class CrossContextHead(BaseModule):
         for name, value in temps.items():
             if not value > 0:
                 raise ValueError(f'CrossContextHead: `{name}` must be > 0, got {value}.')
-        self.teacher_global_temp = teacher_global_temp
-        self.student_hypercolumn_temp = student_hypercolumn_temp
-        self.teacher_hypercolumn_temp = teacher_hypercolumn_temp
-        self.student_global_temp = student_global_temp
-        self.nce_temp = nce_temp
+            setattr(self, name, value)
         self.hypercolumn_weight = hypercolumn_weight
         self.global_weight = global_weight
+        self.alpha = 1.0
 
-    def loss(self,
-             student_global: Tensor,
-             student_hypercolumn: Tensor,
-             teacher_global: Tensor,
-             teacher_hypercolumn: Tensor,
-             global_queue: Tensor,
-             hypercolumn_queue: Tensor,
-             alpha: float = 1.0,
+    def loss(self, student_global: Tensor, student_hypercolumn: Tensor, teacher_global: Tensor,
+             teacher_hypercolumn: Tensor, global_queue: Tensor, hypercolumn_queue: Tensor,
              local_student_global: Sequence[Tensor] = ()) -> Dict[str, Tensor]:
-        """Weighted loss terms.
+        """Weighted loss terms, ``alpha`` and health metrics of one step.
 
         Args:
             student_global, student_hypercolumn: ``(N, C)`` normalised student
@@ -76,47 +77,53 @@ class CrossContextHead(BaseModule):
                 embeddings of the weak view.
             global_queue, hypercolumn_queue: ``(K, C)`` aligned queues (row j of
                 both is the same past image).
-            alpha: warm-up progress in [0, 1].
             local_student_global: ``(N, C)`` normalised student global embeddings
-                of the extra (multi-crop) views.
+                of the multi-crop views.
 
         Returns:
-            ``loss_nce``, ``loss_hyper`` and ``loss_global``, each already
-            multiplied by its weight, so their sum is the total loss.
+            ``loss_nce``, ``loss_hyper``, ``loss_global`` (weighted: their sum is
+            the total loss), then, for the log only, ``alpha`` and ``health/*``:
+            per cross-context loss the entropy of its target as a fraction of
+            ``ln K`` (1 = flat target, no signal) and its KL part (the loss minus
+            that entropy; 0 = nothing left to learn), and per embedding the mean
+            cosine between different images of the batch (1 = collapsed).
         """
-        alpha = float(alpha)
-        # One GEMM per queue: the student rows (main view and local crops) and the
-        # teacher rows read the queue together.
-        students = [student_global, *local_student_global]
-        global_logits, teacher_global_logits = paired_relation_logits(
-            torch.cat(students) if len(students) > 1 else student_global, teacher_global,
-            global_queue)
-        student_hyper_logits, teacher_hyper_logits = paired_relation_logits(
-            student_hypercolumn, teacher_hypercolumn, hypercolumn_queue)
-        all_student_global_logits = global_logits.split(student_global.shape[0])
-        student_global_logits = all_student_global_logits[0]
+        alpha = float(self.alpha)
+        student_global_logits = relation_logits(student_global, global_queue)
+        student_hyper_logits = relation_logits(student_hypercolumn, hypercolumn_queue)
+        teacher_global_logits = relation_logits(teacher_global, global_queue)
+        teacher_hyper_logits = relation_logits(teacher_hypercolumn, hypercolumn_queue)
 
         loss_hyper = cross_context_loss(student_hyper_logits, teacher_global_logits,
-                                        self.student_hypercolumn_temp,
-                                        self.teacher_global_temp)
+                                        self.student_hypercolumn_temp, self.teacher_global_temp)
         global_terms = [
             cross_context_loss(logits, teacher_hyper_logits, self.student_global_temp,
                                self.teacher_hypercolumn_temp)
-            for logits in all_student_global_logits
+            for logits in [student_global_logits] +
+            [relation_logits(crop, global_queue) for crop in local_student_global]
         ]
         loss_global = torch.stack(global_terms).mean()
+        loss_nce = loss_hyper.new_zeros(())  # weight 0 after the warm-up: not computed
+        if alpha < 1:
+            loss_nce = (info_nce(student_global, teacher_global, student_global_logits,
+                                 self.nce_temp) +
+                        info_nce(student_hypercolumn, teacher_hypercolumn,
+                                 student_hyper_logits, self.nce_temp))
 
-        if alpha < 1.0:
-            loss_nce = (
-                info_nce(student_global, teacher_global, student_global_logits,
-                         self.nce_temp) +
-                info_nce(student_hypercolumn, teacher_hypercolumn, student_hyper_logits,
-                         self.nce_temp))
-        else:
-            # Weight zero after the warm-up: skip the work, keep the log key.
-            loss_nce = student_global.new_zeros((), dtype=torch.float32)
-
-        return dict(
-            loss_nce=(1.0 - alpha) * loss_nce,
-            loss_hyper=alpha * self.hypercolumn_weight * loss_hyper,
-            loss_global=alpha * self.global_weight * loss_global)
+        hyper_entropy = entropy_fraction(teacher_global_logits, self.teacher_global_temp)
+        global_entropy = entropy_fraction(teacher_hyper_logits, self.teacher_hypercolumn_temp)
+        log_k = math.log(global_queue.shape[0])
+        return {
+            'loss_nce': (1 - alpha) * loss_nce,
+            'loss_hyper': alpha * self.hypercolumn_weight * loss_hyper,
+            'loss_global': alpha * self.global_weight * loss_global,
+            'alpha': loss_hyper.new_tensor(alpha),
+            'health/hyper_target_entropy': hyper_entropy,
+            'health/global_target_entropy': global_entropy,
+            'health/hyper_kl': loss_hyper.detach() - hyper_entropy * log_k,
+            'health/global_kl': global_terms[0].detach() - global_entropy * log_k,
+            'health/student_global_cos': mean_pairwise_cosine(student_global),
+            'health/student_hyper_cos': mean_pairwise_cosine(student_hypercolumn),
+            'health/teacher_global_cos': mean_pairwise_cosine(teacher_global),
+            'health/teacher_hyper_cos': mean_pairwise_cosine(teacher_hypercolumn),
+        }

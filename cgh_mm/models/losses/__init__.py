@@ -1,14 +1,13 @@
 from .relation_losses import (
                               cross_context_loss,
+                              entropy_fraction,
                               info_nce,
-                              loss_warmup_alpha,
-                              paired_relation_logits,
+                              mean_pairwise_cosine,
                               relation_logits,
                               soft_target_cross_entropy,
 )
 
 __all__ = [
-    'cross_context_loss', 'info_nce', 'loss_warmup_alpha', 'paired_relation_logits',
-    'relation_logits',
-    'soft_target_cross_entropy'
+    'cross_context_loss', 'entropy_fraction', 'info_nce', 'mean_pairwise_cosine',
+    'relation_logits', 'soft_target_cross_entropy'
 ]

@@ -1,9 +1,8 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import build_norm_layer
+from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmpretrain.models.necks import MoCoV2Neck
 from mmpretrain.registry import MODELS
@@ -13,8 +12,8 @@ from mmpretrain.registry import MODELS
 class HypercolumnNeck(BaseModule):
     """Hypercolumn projection of CGH.
 
-    Selected stage maps are resized bilinearly to the spatial size of the last
-    selected map, stacked on channels, then go through
+    The selected stage maps are resized bilinearly to the spatial size of the
+    last selected one, stacked on channels, then go through
     ``1x1 conv (no bias) -> norm -> ReLU -> global average pool -> MLP``.
 
     Args:
@@ -39,46 +38,33 @@ class HypercolumnNeck(BaseModule):
                  norm_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg)
-        self.in_channels = tuple(int(c) for c in in_channels)
-        self.stage_indices = tuple(int(i) for i in stage_indices)
-        if not self.stage_indices:
-            raise ValueError('HypercolumnNeck needs at least one stage in `stage_indices`.')
-        if len(self.in_channels) != len(self.stage_indices):
+        self.in_channels = tuple(in_channels)
+        self.stage_indices = tuple(stage_indices)
+        if not self.stage_indices or len(self.in_channels) != len(self.stage_indices):
             raise ValueError(
-                f'HypercolumnNeck: `in_channels` {self.in_channels} has '
-                f'{len(self.in_channels)} entries but `stage_indices` '
-                f'{self.stage_indices} selects {len(self.stage_indices)} stages; '
-                'give one channel count per selected stage.')
-        norm_cfg = norm_cfg or dict(type='BN')
-        self.fuse_conv = nn.Conv2d(sum(self.in_channels), conv_channels, 1, bias=False)
-        self.fuse_norm_name, fuse_norm = build_norm_layer(norm_cfg, conv_channels)
-        self.add_module(self.fuse_norm_name, fuse_norm)
-        self.relu = nn.ReLU(inplace=True)
-        # Pool + fc-relu-fc is exactly MoCo v2's neck: reuse it.
-        self.projector = MoCoV2Neck(conv_channels, hid_channels, out_channels,
-                                    with_avg_pool=True)
-
-    @property
-    def fuse_norm(self) -> nn.Module:
-        return getattr(self, self.fuse_norm_name)
+                f'HypercolumnNeck: `in_channels` {self.in_channels} and `stage_indices` '
+                f'{self.stage_indices} must be non-empty and of the same length: give one '
+                'channel count per selected stage.')
+        self.fuse = ConvModule(sum(self.in_channels), conv_channels, 1, bias=False,
+                               norm_cfg=norm_cfg or dict(type='BN'))
+        # Pool + fc-relu-fc is exactly MoCo v2's neck.
+        self.projector = MoCoV2Neck(conv_channels, hid_channels, out_channels)
 
     def select_stages(self, feats: Sequence[torch.Tensor]) -> List[torch.Tensor]:
-        """Pick the configured maps and check their channels."""
+        """The configured maps, checked against the backbone's output."""
         selected = []
         for stage, channels in zip(self.stage_indices, self.in_channels):
             if not -len(feats) <= stage < len(feats):
                 raise ValueError(
-                    f'HypercolumnNeck: stage index {stage} is out of range: the '
-                    f'backbone returned {len(feats)} maps (valid indices 0..'
-                    f'{len(feats) - 1}). Add the stage to the backbone\'s '
-                    '`out_indices` or fix `stage_indices`.')
-            feat = feats[stage]
-            if feat.dim() != 4 or feat.shape[1] != channels:
+                    f'HypercolumnNeck: stage index {stage} is out of range: the backbone '
+                    f'returned {len(feats)} maps (valid indices 0..{len(feats) - 1}). Add '
+                    "the stage to the backbone's `out_indices` or fix `stage_indices`.")
+            if feats[stage].dim() != 4 or feats[stage].shape[1] != channels:
                 raise ValueError(
-                    f'HypercolumnNeck: stage {stage} has shape {tuple(feat.shape)} '
-                    f'but `in_channels` expects {channels} channels (N, {channels}, '
-                    'H, W). Set `in_channels` to the channels of the selected stages.')
-            selected.append(feat)
+                    f'HypercolumnNeck: stage {stage} has shape {tuple(feats[stage].shape)} '
+                    f'but `in_channels` expects {channels} channels (N, {channels}, H, W). '
+                    'Set `in_channels` to the channels of the selected stages.')
+            selected.append(feats[stage])
         return selected
 
     def forward(self, feats: Tuple[torch.Tensor, ...]) -> Tuple[torch.Tensor]:
@@ -88,9 +74,6 @@ class HypercolumnNeck(BaseModule):
         """
         maps = self.select_stages(feats)
         size = maps[-1].shape[-2:]
-        maps = [
-            m if m.shape[-2:] == size else F.interpolate(
-                m, size=size, mode='bilinear', align_corners=False) for m in maps
-        ]
-        x = self.relu(self.fuse_norm(self.fuse_conv(torch.cat(maps, dim=1))))
-        return self.projector((x, ))
+        maps = [F.interpolate(m, size=size, mode='bilinear', align_corners=False)
+                if m.shape[-2:] != size else m for m in maps]
+        return self.projector((self.fuse(torch.cat(maps, dim=1)), ))

@@ -44,7 +44,7 @@ def train_steps(rank: int, world_size: int, batch: int, out_file: str,
     model = MODELS.build(group_norm_cgh())
     model.init_weights()
     model.train()
-    model.alpha.fill_(0.5)  # every loss term weighted
+    model.head.alpha = 0.5  # every loss term weighted
     runner_model = model
     if world_size > 1:
         runner_model = MMDistributedDataParallel(model, device_ids=None,
@@ -61,11 +61,10 @@ def train_steps(rank: int, world_size: int, batch: int, out_file: str,
         mine = [v[rank * batch:(rank + 1) * batch] for v in global_views]
         data = dict(inputs=mine, data_samples=[DataSample() for _ in range(batch)])
         log_vars = runner_model.train_step(data, optim_wrapper)
-        losses.append({k: float(v.detach()) for k, v in log_vars.items()})
-    model.flush_pending_keys()
+        losses.append({k: float(v.detach()) for k, v in log_vars.items() if 'loss' in k})
+    state = model.state_dict()  # holds the last step's keys too
     torch.save(dict(losses=losses, initial_global_queue=initial_global_queue,
-                    global_queue=model.global_queue,
-                    hypercolumn_queue=model.hypercolumn_queue, queue_ptr=model.queue_ptr),
+                    **{k: state[k] for k in ('global_queue', 'hypercolumn_queue', 'queue_ptr')}),
                out_file)
     if world_size > 1:
         dist.destroy_process_group()

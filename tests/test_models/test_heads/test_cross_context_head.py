@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,59 +8,59 @@ from mmpretrain.registry import MODELS
 from cgh_mm.models.losses import cross_context_loss, info_nce
 
 
-def embeddings(n=4, c=8, k=16, requires_grad=True):
-    student = [F.normalize(torch.randn(n, c), dim=1).requires_grad_(requires_grad)
-               for _ in range(2)]
+def embeddings(n=4, c=8, k=16):
+    student = [F.normalize(torch.randn(n, c), dim=1).requires_grad_() for _ in range(2)]
     teacher = [F.normalize(torch.randn(n, c), dim=1) for _ in range(2)]
     queues = [F.normalize(torch.randn(k, c), dim=1) for _ in range(2)]  # (K, C)
     return student, teacher, queues
 
 
+def head(alpha=1.0, **kwargs):
+    module = MODELS.build(dict(type='CrossContextHead', **kwargs))
+    module.alpha = alpha
+    return module
+
+
 def test_terms_match_the_pure_functions_and_weights():
-    head = MODELS.build(dict(type='CrossContextHead'))
     (sg, sh), (tg, th), (qg, qh) = embeddings()
-    alpha = 0.3
-    out = head.loss(sg, sh, tg, th, qg, qh, alpha=alpha)
-    assert set(out) == {'loss_nce', 'loss_hyper', 'loss_global'}
+    out = head(alpha=0.3).loss(sg, sh, tg, th, qg, qh)
+    assert {'loss_nce', 'loss_hyper', 'loss_global', 'alpha'} <= set(out)
     hyper = cross_context_loss(sh @ qh.T, tg @ qg.T, 0.08, 0.04)
     glob = cross_context_loss(sg @ qg.T, th @ qh.T, 0.1, 0.08)
     nce = info_nce(sg, tg, sg @ qg.T, 0.2) + info_nce(sh, th, sh @ qh.T, 0.2)
-    assert out['loss_hyper'].item() == pytest.approx(alpha * 0.5 * hyper.item(), rel=1e-5)
-    assert out['loss_global'].item() == pytest.approx(alpha * 0.5 * glob.item(), rel=1e-5)
-    assert out['loss_nce'].item() == pytest.approx((1 - alpha) * nce.item(), rel=1e-5)
+    assert out['loss_hyper'].item() == pytest.approx(0.3 * 0.5 * hyper.item(), rel=1e-5)
+    assert out['loss_global'].item() == pytest.approx(0.3 * 0.5 * glob.item(), rel=1e-5)
+    assert out['loss_nce'].item() == pytest.approx(0.7 * nce.item(), rel=1e-5)
+    assert out['alpha'].item() == pytest.approx(0.3)
 
 
 def test_alpha_zero_is_pure_infonce_and_alpha_one_skips_it():
-    head = MODELS.build(dict(type='CrossContextHead'))
     (sg, sh), (tg, th), (qg, qh) = embeddings()
-    start = head.loss(sg, sh, tg, th, qg, qh, alpha=0.0)
+    start = head(alpha=0.0).loss(sg, sh, tg, th, qg, qh)
     assert start['loss_hyper'].item() == 0 and start['loss_global'].item() == 0
     assert start['loss_nce'].item() > 0
-    end = head.loss(sg, sh, tg, th, qg, qh, alpha=1.0)
+    end = head(alpha=1.0).loss(sg, sh, tg, th, qg, qh)
     assert end['loss_nce'].item() == 0 and not end['loss_nce'].requires_grad
     assert end['loss_hyper'].item() > 0 and end['loss_global'].item() > 0
 
 
 def test_temperatures_are_constructor_arguments():
     (sg, sh), (tg, th), (qg, qh) = embeddings()
-    default = MODELS.build(dict(type='CrossContextHead')).loss(sg, sh, tg, th, qg, qh)
-    other = MODELS.build(dict(type='CrossContextHead', teacher_global_temp=0.5)).loss(
-        sg, sh, tg, th, qg, qh)
+    default = head().loss(sg, sh, tg, th, qg, qh)
+    other = head(teacher_global_temp=0.5).loss(sg, sh, tg, th, qg, qh)
     assert other['loss_hyper'].item() != pytest.approx(default['loss_hyper'].item())
     assert other['loss_global'].item() == pytest.approx(default['loss_global'].item())
     with pytest.raises(ValueError, match='student_global_temp'):
-        MODELS.build(dict(type='CrossContextHead', student_global_temp=0.0))
+        head(student_global_temp=0.0)
 
 
-def test_local_crops_average_into_loss_global():
-    head = MODELS.build(dict(type='CrossContextHead'))
+def test_local_crops_average_into_loss_global_with_their_own_gradients():
     (sg, sh), (tg, th), (qg, qh) = embeddings()
     local = [F.normalize(torch.randn(4, 8), dim=1).requires_grad_() for _ in range(2)]
-    out = head.loss(sg, sh, tg, th, qg, qh, alpha=1.0, local_student_global=local)
+    out = head().loss(sg, sh, tg, th, qg, qh, local_student_global=local)
     terms = [cross_context_loss(x @ qg.T, th @ qh.T, 0.1, 0.08) for x in [sg] + local]
     reference = 0.5 * sum(terms) / 3
     assert out['loss_global'].item() == pytest.approx(reference.item(), rel=1e-5)
-    # The crops share one GEMM with the main view: each still gets its own gradient.
     got = torch.autograd.grad(out['loss_global'], [sg, *local])
     expected = torch.autograd.grad(reference, [sg, *local])
     for g, e in zip(got, expected):
@@ -66,10 +68,52 @@ def test_local_crops_average_into_loss_global():
 
 
 def test_gradient_flows_to_student_embeddings_only():
-    head = MODELS.build(dict(type='CrossContextHead'))
     (sg, sh), (tg, th), (qg, qh) = embeddings()
     tg.requires_grad_()
-    out = head.loss(sg, sh, tg, th, qg, qh, alpha=0.5)
-    sum(out.values()).backward()
+    out = head(alpha=0.5).loss(sg, sh, tg, th, qg, qh)
+    sum(v for k, v in out.items() if k.startswith('loss')).backward()
     assert sg.grad.abs().sum() > 0 and sh.grad.abs().sum() > 0
     assert tg.grad is None
+    assert all(not v.requires_grad for k, v in out.items() if not k.startswith('loss'))
+
+
+def test_health_of_flat_targets():
+    # Every slot the same vector: every relation is the same number, so the teacher's
+    # targets are uniform (entropy ln K) and the student matches them (KL 0).
+    (sg, sh), (tg, th), _ = embeddings(k=64)
+    queue = F.normalize(torch.ones(64, 8), dim=1)
+    out = head().loss(sg, sh, tg, th, queue, queue)
+    for name in ('hyper', 'global'):
+        assert out[f'health/{name}_target_entropy'].item() == pytest.approx(1.0, abs=1e-6)
+        assert out[f'health/{name}_kl'].item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_health_of_sharp_targets_and_the_kl_part():
+    # Each teacher embedding is a slot of the queue and the other slots point away:
+    # with a tiny temperature the targets are one-hot (entropy 0).
+    n, k = 4, 16
+    queue = -F.normalize(torch.ones(k, n), dim=1)
+    queue[:n] = torch.eye(n)
+    teacher = torch.eye(n)
+    student = [F.normalize(torch.randn(n, n), dim=1) for _ in range(2)]
+    out = head(teacher_global_temp=1e-3, teacher_hypercolumn_temp=1e-3).loss(
+        *student, teacher, teacher, queue, queue)
+    loss_hyper_unweighted = out['loss_hyper'].item() / 0.5
+    for name in ('hyper', 'global'):
+        assert out[f'health/{name}_target_entropy'].item() == pytest.approx(0.0, abs=1e-4)
+    # with a one-hot target the KL part is the whole cross-entropy
+    assert out['health/hyper_kl'].item() == pytest.approx(loss_hyper_unweighted, rel=1e-4)
+    assert out['health/hyper_kl'].item() > 0
+
+
+def test_health_embedding_spread():
+    n, c = 6, 8
+    collapsed = F.normalize(torch.ones(n, c), dim=1)
+    spread = torch.eye(c)[:n]  # orthogonal rows: cosine 0
+    _, _, (qg, qh) = embeddings(n=n, c=c)
+    out = head().loss(spread, spread, collapsed, collapsed, qg, qh)
+    assert out['health/student_global_cos'].item() == pytest.approx(0.0, abs=1e-6)
+    assert out['health/student_hyper_cos'].item() == pytest.approx(0.0, abs=1e-6)
+    assert out['health/teacher_global_cos'].item() == pytest.approx(1.0, abs=1e-6)
+    assert out['health/teacher_hyper_cos'].item() == pytest.approx(1.0, abs=1e-6)
+    assert math.isfinite(out['health/global_kl'].item())

@@ -31,7 +31,7 @@ def test_maps_are_resized_to_the_last_selected_stage():
     neck = MODELS.build(dict(type='HypercolumnNeck', in_channels=(4, 8), stage_indices=(0, 1),
                              conv_channels=6, hid_channels=8, out_channels=5))
     seen = {}
-    neck.fuse_conv.register_forward_hook(lambda m, i, o: seen.update({'in': i[0].shape}))
+    neck.fuse.conv.register_forward_hook(lambda m, i, o: seen.update({'in': i[0].shape}))
     neck((torch.randn(2, 4, 16, 16), torch.randn(2, 8, 4, 4)))
     assert seen['in'] == (2, 12, 4, 4)
 
@@ -40,7 +40,7 @@ def test_bilinear_resize_without_align_corners():
     neck = MODELS.build(dict(type='HypercolumnNeck', in_channels=(1, 1), stage_indices=(0, 1),
                              conv_channels=2, hid_channels=4, out_channels=3))
     seen = {}
-    neck.fuse_conv.register_forward_hook(lambda m, i, o: seen.update({'in': i[0]}))
+    neck.fuse.conv.register_forward_hook(lambda m, i, o: seen.update({'in': i[0]}))
     big = torch.arange(16.0).view(1, 1, 4, 4).repeat(2, 1, 1, 1)
     small = torch.zeros(2, 1, 2, 2)
     neck((big, small))

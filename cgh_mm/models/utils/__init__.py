@@ -1,3 +1,0 @@
-from .teacher_ema import ForeachEMA
-
-__all__ = ['ForeachEMA']

@@ -7,45 +7,28 @@ from mmpretrain.registry import DATASETS
 
 @DATASETS.register_module()
 class SyntheticImageDataset(BaseDataset):
-    """Generated RGB images with a class structure, held in memory.
-
-    Class ``c`` draws a few blobs in a colour and at positions that depend on
-    ``c``, over noise, so that a representation can separate the classes but
-    a random one separates them poorly. For smoke tests, benchmarks and demos
-    that must run with no dataset on disk; the images depend only on ``seed``.
+    """Generated RGB images with a class structure, held in memory: class ``c`` draws
+    blobs of a colour and at places that depend on ``c`` over noise, so a learnt
+    representation separates the classes and a random one poorly. For tests, benchmarks
+    and demos with no dataset on disk; the images depend only on ``seed``.
 
     Args:
-        num_images: number of images.
-        image_size: side of the square images in pixels.
-        num_classes: number of classes (``gt_label`` is set, unused by pretraining).
-        seed: seed of the generator.
+        num_images, image_size (square side, pixels), num_classes, seed: as named.
         pipeline: mmpretrain transforms; images enter as ``results['img']`` (HWC uint8).
     """
 
-    def __init__(self,
-                 num_images: int = 64,
-                 image_size: int = 64,
-                 num_classes: int = 4,
-                 seed: int = 0,
-                 pipeline: Sequence = (),
-                 test_mode: bool = False,
-                 classes: Optional[Sequence[str]] = None,
-                 lazy_init: bool = False) -> None:
+    def __init__(self, num_images: int = 64, image_size: int = 64, num_classes: int = 4,
+                 seed: int = 0, pipeline: Sequence = (), test_mode: bool = False,
+                 classes: Optional[Sequence[str]] = None, lazy_init: bool = False) -> None:
         if num_images <= 0 or image_size < 8 or num_classes <= 0:
             raise ValueError(
                 'SyntheticImageDataset needs num_images > 0, image_size >= 8 and '
                 f'num_classes > 0, got {num_images}, {image_size}, {num_classes}.')
-        self.num_images = num_images
-        self.image_size = image_size
-        self.num_classes = num_classes
-        self.seed = seed
+        self.num_images, self.image_size = num_images, image_size
+        self.num_classes, self.seed = num_classes, seed
         classes = classes or [f'class_{c}' for c in range(num_classes)]
-        super().__init__(
-            ann_file='',
-            metainfo=dict(classes=classes),
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init)
+        super().__init__(ann_file='', metainfo=dict(classes=classes), pipeline=pipeline,
+                         test_mode=test_mode, lazy_init=lazy_init)
 
     def _make_image(self, rng: np.random.Generator, label: int) -> np.ndarray:
         size = self.image_size

@@ -1,22 +1,25 @@
-from .feature_extraction import extract_features, pooled_backbone_features
 from .feature_sets import (
-                           add_feature_arguments,
-                           compute_feature_sets,
-                           feature_sets_from_args,
-                           load_feature_sets,
-                           save_feature_sets,
+    add_feature_arguments,
+    compute_feature_sets,
+    extract_features,
+    feature_sets_from_args,
+    load_feature_sets,
+    pooled_backbone_features,
+    save_feature_sets,
 )
 from .functional import (
-                           clustering_metrics,
-                           hungarian_accuracy,
-                           weighted_knn_accuracy,
-                           weighted_knn_predict,
+    clustering_metrics,
+    hungarian_accuracy,
+    kl_divergence,
+    topk_overlap,
+    weighted_knn_accuracy,
+    weighted_knn_predict,
 )
 from .metrics import WeightedKNNAccuracy
 
 __all__ = [
-    'extract_features', 'pooled_backbone_features', 'weighted_knn_accuracy',
-    'weighted_knn_predict', 'clustering_metrics', 'hungarian_accuracy',
-    'add_feature_arguments', 'compute_feature_sets', 'feature_sets_from_args',
-    'load_feature_sets', 'save_feature_sets', 'WeightedKNNAccuracy'
+    'WeightedKNNAccuracy', 'add_feature_arguments', 'clustering_metrics',
+    'compute_feature_sets', 'extract_features', 'feature_sets_from_args', 'hungarian_accuracy',
+    'kl_divergence', 'load_feature_sets', 'pooled_backbone_features', 'save_feature_sets',
+    'topk_overlap', 'weighted_knn_accuracy', 'weighted_knn_predict'
 ]

@@ -1,54 +1,49 @@
-"""Fit-set and query-set features of a backbone, shared by the feature evaluation tools.
-
-``tools/analysis/knn_eval.py`` and ``tools/analysis/cluster_eval.py`` take an
-mmpretrain config whose ``train_dataloader`` is the fit (memory) set and whose
-``test_dataloader`` (else ``val_dataloader``) is the query set, and whose
-``model.backbone`` is the backbone to evaluate.
-"""
+"""Pooled backbone features of a fit (memory) set and a query set, for the kNN monitor
+and the feature evaluation tools (``tools/analysis/knn_eval.py``, ``cluster_eval.py``)."""
 import argparse
 import copy
-from typing import Dict, Optional
+import io
+from typing import Dict, Iterable, Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from torch import Tensor
 
-from .feature_extraction import extract_features
+from ..utils import load_backbone_weights, load_checkpoint_safely, write_file_atomically
 
 FEATURE_KEYS = ('train_features', 'train_labels', 'test_features', 'test_labels')
-_IMAGENET_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 
 
-class FeatureModel(nn.Module):
-    """A backbone with the classification preprocessing of the config."""
+@torch.no_grad()
+def pooled_backbone_features(backbone: nn.Module, images: Tensor) -> Tensor:
+    """L2-normalised, globally average-pooled last-stage features ``(N, C)``."""
+    feats = backbone(images)
+    last = feats[-1] if isinstance(feats, (tuple, list)) else feats
+    return F.normalize((last.mean(dim=(2, 3)) if last.dim() == 4 else last).float(), dim=1)
 
-    def __init__(self, backbone: nn.Module, data_preprocessor: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.data_preprocessor = data_preprocessor
 
-
-def build_feature_model(cfg: Config) -> FeatureModel:
-    """Backbone ``cfg.model.backbone`` with mean/std of the config's data preprocessor.
-
-    Only normalisation is taken over (``mean``, ``std``, ``to_rgb``): a
-    self-supervised preprocessor's view handling does not apply to single images.
-    """
-    from mmpretrain.models import ClsDataPreprocessor
-    from mmpretrain.registry import MODELS
-
-    model_cfg = cfg.get('model', None) or {}
-    if 'backbone' not in model_cfg:
-        raise KeyError('the config has no model.backbone: use a config with a model, '
-                       "e.g. add --cfg-options model.backbone.type=ResNet "
-                       'model.backbone.depth=50, or a CGH / benchmark config.')
-    backbone_cfg = copy.deepcopy(model_cfg['backbone'])
-    backbone_cfg.pop('init_cfg', None)  # weights come from --checkpoint, never downloaded
-    backbone = MODELS.build(backbone_cfg)
-    pre_cfg = model_cfg.get('data_preprocessor', None) or cfg.get('data_preprocessor', None)
-    norm = {k: (pre_cfg or {}).get(k, v) for k, v in _IMAGENET_NORM.items()}
-    return FeatureModel(backbone, ClsDataPreprocessor(**norm))
+@torch.no_grad()
+def extract_features(model: nn.Module, dataloader: Iterable,
+                     progress: bool = False) -> Tuple[Tensor, Tensor]:
+    """``(features (N, C), labels (N,))`` on CPU of a labelled mmpretrain dataloader:
+    batches through ``model.data_preprocessor``, then :func:`pooled_backbone_features`
+    of ``model.backbone`` in eval mode."""
+    was_training = model.backbone.training
+    model.backbone.eval()
+    if progress:
+        from tqdm import tqdm
+        dataloader = tqdm(dataloader, desc='features', unit='batch')
+    features, labels = [], []
+    for batch in dataloader:
+        data = model.data_preprocessor(batch, False)
+        images = data['inputs']
+        images = images[0] if isinstance(images, (list, tuple)) else images  # first view
+        features.append(pooled_backbone_features(model.backbone, images).cpu())
+        labels += [s.gt_label.view(-1).cpu() for s in data['data_samples']]
+    model.backbone.train(was_training)
+    return torch.cat(features), torch.cat(labels).long()
 
 
 def _loader(cfg: Config, key: str, pipeline: Optional[list], batch_size: Optional[int],
@@ -56,81 +51,80 @@ def _loader(cfg: Config, key: str, pipeline: Optional[list], batch_size: Optiona
     from mmengine.runner import Runner
 
     loader_cfg = copy.deepcopy(cfg[key])
-    dataset = loader_cfg['dataset']
     if pipeline is not None:
-        dataset['pipeline'] = copy.deepcopy(pipeline)
-    return Runner.build_dataloader(
-        dict(batch_size=batch_size or loader_cfg.get('batch_size', 32),
-             num_workers=num_workers,
-             dataset=dataset,
-             sampler=dict(type='DefaultSampler', shuffle=False),
-             collate_fn=loader_cfg.get('collate_fn', dict(type='default_collate'))))
-
-
-def _num_classes(dataset) -> Optional[int]:
-    classes = getattr(dataset, 'CLASSES', None) or dataset.metainfo.get('classes', None)
-    return len(classes) if classes else None
+        loader_cfg['dataset']['pipeline'] = copy.deepcopy(pipeline)
+    return Runner.build_dataloader(dict(
+        batch_size=batch_size or loader_cfg.get('batch_size', 32), num_workers=num_workers,
+        dataset=loader_cfg['dataset'], sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=loader_cfg.get('collate_fn', dict(type='default_collate'))))
 
 
 def compute_feature_sets(cfg: Config, checkpoint: str, weights: str = 'student',
-                         batch_size: Optional[int] = None, num_workers: int = 0,
-                         progress: bool = True) -> Dict[str, object]:
-    """Pooled, L2-normalised features of the fit and query sets.
-
-    The fit set is read with the query set's (deterministic) pipeline.
-
-    Returns:
-        dict with ``train_features (M, C)``, ``train_labels (M,)``,
-        ``test_features (N, C)``, ``test_labels (N,)`` and ``num_classes``.
-    """
+                         batch_size: Optional[int] = None,
+                         num_workers: int = 0) -> Dict[str, object]:
+    """Features of ``cfg.model.backbone`` loaded with the ``weights`` of ``checkpoint``:
+    ``train_features (M, C)`` and ``train_labels (M,)`` of the train dataloader (read
+    with the query pipeline), ``test_*`` of the test (else val) dataloader, and
+    ``num_classes``. Images are normalised as the config's data preprocessor says."""
     from mmengine.registry import init_default_scope
-
-    from cgh_mm.utils import load_backbone_weights
+    from mmpretrain.models import ImageClassifier
 
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = build_feature_model(cfg)
-    load_backbone_weights(model.backbone, checkpoint, weights)
+    model_cfg = cfg.get('model', None) or {}
     query_key = 'test_dataloader' if cfg.get('test_dataloader', None) else 'val_dataloader'
+    if 'backbone' not in model_cfg:
+        raise KeyError('the config has no model.backbone: use a config with a model, '
+                       "e.g. add --cfg-options model.backbone.type=ResNet "
+                       'model.backbone.depth=50, or a CGH / benchmark config.')
     if not cfg.get(query_key, None) or not cfg.get('train_dataloader', None):
         raise KeyError('the config needs a train_dataloader (fit set) and a test_dataloader '
                        'or val_dataloader (query set).')
-    query_pipeline = cfg[query_key]['dataset'].get('pipeline', None)
-    train_loader = _loader(cfg, 'train_dataloader', query_pipeline, batch_size, num_workers)
+    backbone_cfg = dict(model_cfg['backbone'], init_cfg=None)  # weights: from `checkpoint`
+    # Only normalisation is taken over: a self-supervised preprocessor's view handling
+    # does not apply to single images.
+    pre_cfg = model_cfg.get('data_preprocessor', None) or cfg.get('data_preprocessor', None)
+    norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+    model = ImageClassifier(backbone_cfg, data_preprocessor={
+        k: (pre_cfg or {}).get(k, v) for k, v in norm.items()})
+    load_backbone_weights(model.backbone, checkpoint, weights)
+    pipeline = cfg[query_key]['dataset'].get('pipeline', None)
+    train_loader = _loader(cfg, 'train_dataloader', pipeline, batch_size, num_workers)
     test_loader = _loader(cfg, query_key, None, batch_size, num_workers)
-    train_features, train_labels = extract_features(model, train_loader, progress=progress)
-    test_features, test_labels = extract_features(model, test_loader, progress=progress)
-    num_classes = (_num_classes(train_loader.dataset)
-                   or int(max(train_labels.max(), test_labels.max())) + 1)
-    return dict(train_features=train_features, train_labels=train_labels,
-                test_features=test_features, test_labels=test_labels,
-                num_classes=int(num_classes))
+    sets = dict(zip(FEATURE_KEYS, extract_features(model, train_loader, True) +
+                    extract_features(model, test_loader, True)))
+    classes = train_loader.dataset.metainfo.get('classes', None)
+    return dict(sets, num_classes=len(classes) if classes else num_classes_of(sets))
 
 
 def save_feature_sets(path: str, sets: Dict[str, object]) -> None:
-    torch.save({k: sets[k] for k in FEATURE_KEYS + ('num_classes', )}, path)
+    buffer = io.BytesIO()
+    torch.save({k: sets[k] for k in FEATURE_KEYS + ('num_classes', )}, buffer)
+    write_file_atomically(path, buffer.getvalue())
 
 
 def load_feature_sets(path: str) -> Dict[str, object]:
-    """Feature sets written by :func:`save_feature_sets` (or by hand: a dict of the
-    four tensors of ``FEATURE_KEYS``, ``num_classes`` optional)."""
-    sets = torch.load(path, map_location='cpu', weights_only=True)
+    """Feature sets of :func:`save_feature_sets`, or any dict of the four tensors of
+    ``FEATURE_KEYS`` (``num_classes`` optional)."""
+    sets = load_checkpoint_safely(path)
     missing = [k for k in FEATURE_KEYS if not isinstance(sets.get(k), Tensor)]
     if missing:
         raise KeyError(f'{path} lacks the tensors {missing}; write it with --save-features.')
     if sets['train_features'].shape[0] != sets['train_labels'].shape[0] or \
             sets['test_features'].shape[0] != sets['test_labels'].shape[0]:
         raise ValueError(f'{path}: features and labels differ in length.')
-    if not sets.get('num_classes'):
-        sets['num_classes'] = int(max(sets['train_labels'].max(), sets['test_labels'].max())) + 1
-    sets['num_classes'] = int(sets['num_classes'])
-    return sets
+    return dict(sets, num_classes=num_classes_of(sets))
+
+
+def num_classes_of(sets: Dict[str, object]) -> int:
+    """``sets['num_classes']``, else the largest label + 1."""
+    return int(sets.get('num_classes') or
+               max(sets['train_labels'].max(), sets['test_labels'].max()) + 1)
 
 
 def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     """Command-line arguments shared by the feature evaluation tools."""
-    parser.add_argument('config', nargs='?',
-                        help='mmpretrain config: model.backbone, train (fit set) and '
-                        'test/val (query set) dataloaders')
+    parser.add_argument('config', nargs='?', help='mmpretrain config: model.backbone, '
+                        'train (fit set) and test/val (query set) dataloaders')
     parser.add_argument('checkpoint', nargs='?',
                         help='CGH checkpoint, or a plain backbone checkpoint')
     parser.add_argument('--weights', choices=['student', 'teacher'], default='student',
@@ -152,8 +146,6 @@ def feature_sets_from_args(args: argparse.Namespace) -> Dict[str, object]:
         return load_feature_sets(args.load_features)
     if not args.config or not args.checkpoint:
         raise SystemExit('give CONFIG and CHECKPOINT, or --load-features FILE.')
-    import cgh_mm  # noqa: F401  (registers the modules used by the config)
-
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

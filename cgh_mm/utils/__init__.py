@@ -1,9 +1,9 @@
-from .backbone_weights import backbone_state_dict, load_backbone_weights, read_state_dict
+from .backbone_weights import load_backbone_weights, read_state_dict, strip_prefix
 from .checkpoint import (
+    AtomicWriteError,
+    check_checkpoint_file,
     check_checkpoint_paths,
     describe_state_dict_mismatch,
-    find_last_complete_checkpoint,
-    is_complete_checkpoint,
     load_checkpoint_safely,
     write_file_atomically,
 )
@@ -12,10 +12,9 @@ from .safe_loading import allow_mmengine_checkpoint_globals
 from .strict_pretrained_init import StrictPretrainedInit
 
 __all__ = [
-    'allow_mmengine_checkpoint_globals', 'apply_launch_args', 'backbone_state_dict',
-    'check_checkpoint_paths',
-    'describe_state_dict_mismatch', 'find_last_complete_checkpoint', 'find_sync_bn',
-    'is_complete_checkpoint', 'load_backbone_weights', 'load_checkpoint_safely',
-    'parse_launch_args', 'prepare_cpu_distributed', 'read_state_dict', 'StrictPretrainedInit',
-    'write_file_atomically'
+    'AtomicWriteError', 'StrictPretrainedInit', 'allow_mmengine_checkpoint_globals',
+    'apply_launch_args', 'check_checkpoint_file', 'check_checkpoint_paths',
+    'describe_state_dict_mismatch', 'find_sync_bn',
+    'load_backbone_weights', 'load_checkpoint_safely', 'parse_launch_args',
+    'prepare_cpu_distributed', 'read_state_dict', 'strip_prefix', 'write_file_atomically'
 ]

@@ -1,61 +1,69 @@
-"""Backbone weights out of CGH (or plain backbone) checkpoints, loaded safely."""
-from typing import Dict
+"""The one reader of backbone weights, for every tool and initialiser of the package."""
+from typing import Any, Dict, Sequence
 
-import torch
 import torch.nn as nn
+from torch import Tensor
 
-from .checkpoint import load_checkpoint_safely
-from .checkpoint_conversion import BACKBONE_PREFIXES
+from .checkpoint import describe_state_dict_mismatch, load_checkpoint_safely
+
+BACKBONE_PREFIXES = dict(student='backbone.', teacher='teacher.module.backbone.')
+_LAYOUT = ("A CGH checkpoint holds the student backbone under 'backbone.' and the EMA "
+           "teacher's under 'teacher.module.backbone.'; a backbone file of "
+           'tools/model_converters/cgh2backbone.py has bare names (conv1.weight, ...).')
 
 
-def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """The ``state_dict`` of a checkpoint file, loaded with ``weights_only=True``.
-
-    Accepts mmengine checkpoints (``{'state_dict': ...}``), ``{'model': ...}`` and
-    bare state dicts.
-    """
-    checkpoint = load_checkpoint_safely(path)
+def state_dict_of(checkpoint: Any, path: str) -> Dict[str, Tensor]:
+    """The ``state_dict`` (mmengine) or ``model`` entry of a loaded checkpoint, else
+    the checkpoint itself (a bare state dict)."""
     if not isinstance(checkpoint, dict):
-        raise ValueError(f'{path} holds a {type(checkpoint).__name__}, not a state_dict.')
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint.get(key), dict):
-            return checkpoint[key]
-    return checkpoint
+        raise ValueError(f'{path!r} holds a {type(checkpoint).__name__}, not a dict of '
+                         f'weights. {_LAYOUT}')
+    return next((checkpoint[k] for k in ('state_dict', 'model')
+                 if isinstance(checkpoint.get(k), dict)), checkpoint)
 
 
-def backbone_state_dict(state_dict: Dict[str, torch.Tensor],
-                        weights: str = 'student') -> Dict[str, torch.Tensor]:
-    """Backbone weights of a CGH ``state_dict``, prefix removed.
+def read_state_dict(path: str, map_location: Any = 'cpu') -> Dict[str, Tensor]:
+    return state_dict_of(load_checkpoint_safely(path, map_location), path)
 
-    ``weights='student'`` takes ``backbone.*``; ``'teacher'`` takes the EMA teacher's
-    ``teacher.module.backbone.*``. A state dict with neither prefix is taken as a
-    plain backbone checkpoint (student only: it has no teacher).
-    """
-    if weights not in BACKBONE_PREFIXES:
-        raise ValueError(f"weights must be one of {sorted(BACKBONE_PREFIXES)}, got {weights!r}.")
-    prefix = BACKBONE_PREFIXES[weights]
+
+def strip_prefix(state_dict: Dict[str, Tensor], prefix: str, path: str,
+                 allow_plain: bool = False) -> Dict[str, Tensor]:
+    """The entries under ``prefix``, prefix removed. With ``allow_plain``, a state dict
+    with no ``backbone.*`` key is returned whole (a plain backbone: the student)."""
+    if allow_plain and prefix == BACKBONE_PREFIXES['student'] and not any(
+            k.startswith(prefix) for k in state_dict):
+        return dict(state_dict)
     selected = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    if selected:
-        return selected
-    is_cgh = any(k.startswith(p) for k in state_dict for p in BACKBONE_PREFIXES.values())
-    if weights == 'teacher' or is_cgh:
-        raise KeyError(f'the checkpoint has no {prefix}* keys, so no {weights} backbone. '
-                       'Use a CGH training checkpoint, or --weights student for a plain '
-                       'backbone checkpoint.')
-    return dict(state_dict)
+    if not selected:
+        roots = sorted({k.split('.', 1)[0] for k in state_dict})
+        raise ValueError(f'{path!r}: no key starts with {prefix!r}; top-level names in the '
+                         f'checkpoint: {roots}. {_LAYOUT}')
+    return selected
+
+
+def load_state_dict_strictly(module: nn.Module, state_dict: Dict[str, Tensor], source: str,
+                             hint: str, ignore_missing: Sequence[str] = (),
+                             ignore_unexpected: Sequence[str] = ()) -> int:
+    """Load ``state_dict`` into ``module``, or raise one ``ValueError`` listing the
+    missing, unexpected and mis-shaped keys, then ``hint``. ``ignore_missing``:
+    prefixes of module keys the checkpoint may lack (a new layer); ``ignore_unexpected``:
+    prefixes of checkpoint keys another module loads. Returns the number loaded."""
+    expected = {k: v for k, v in module.state_dict().items()
+                if k in state_dict or not k.startswith(tuple(ignore_missing))}
+    given = {k: v for k, v in state_dict.items()
+             if k in expected or not k.startswith(tuple(ignore_unexpected))}
+    mismatch = describe_state_dict_mismatch(expected, given)
+    if mismatch is not None:
+        raise ValueError(f'{source} does not fit {type(module).__name__}: {mismatch}. {hint}')
+    module.load_state_dict(given, strict=False)
+    return len(given)
 
 
 def load_backbone_weights(backbone: nn.Module, path: str, weights: str = 'student') -> None:
-    """Load the ``weights`` backbone of checkpoint ``path`` into ``backbone`` strictly.
-
-    Raises:
-        KeyError: listing missing and unexpected keys together when they do not match.
-    """
-    state = backbone_state_dict(read_state_dict(path), weights)
-    result = backbone.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise KeyError(
-            f'{path} ({weights} backbone) does not fit the backbone of the config: '
-            f'missing keys {result.missing_keys}; unexpected keys {result.unexpected_keys}. '
-            'Check that the config builds the same backbone (type, depth, stem) as the '
-            'one that was trained.')
+    """Load the ``weights`` ('student' or 'teacher') backbone of a CGH checkpoint, or a
+    plain backbone file, into ``backbone`` strictly."""
+    state = strip_prefix(read_state_dict(path), BACKBONE_PREFIXES[weights], path, True)
+    load_state_dict_strictly(
+        backbone, state, f'{path!r} ({weights} backbone)',
+        'Check that the config builds the backbone that was trained (type, depth, width '
+        "and stem: CGH trains a plain-stem type='ResNet', not ResNetV1c).")

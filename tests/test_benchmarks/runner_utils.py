@@ -1,13 +1,16 @@
 """Shared pieces of the benchmark-config tests (helpers, not tests)."""
+import copy
 import glob
 import math
 import os.path as osp
-from typing import Iterator, List, Mapping
+from typing import Iterator, List, Mapping, Tuple
 
 import numpy as np
+import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from PIL import Image
 
@@ -15,14 +18,35 @@ from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
 from tools.model_converters.cgh2backbone import convert
 
 
-def write_backbone_file(tmp_dir) -> Mapping[str, torch.Tensor]:
-    """Save a CGH R50 checkpoint, convert its student backbone (openmmlab format)
-    into ``tmp_dir / 'backbone.pth'`` and return the student backbone weights."""
+def write_backbone_file(tmp_dir, depth: int = 50) -> Tuple[str, Mapping[str, torch.Tensor]]:
+    """Save a CGH checkpoint with a ResNet-``depth`` backbone, convert its student backbone
+    (openmmlab format) into ``tmp_dir / 'backbone_r{depth}.pth'``; return that path and the
+    student backbone weights."""
     torch.manual_seed(0)
-    cgh_path = str(tmp_dir / 'cgh_r50.pth')
-    state = save_cgh_checkpoint(build_cgh(50), cgh_path)
-    convert(cgh_path, str(tmp_dir / 'backbone.pth'))
-    return {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    cgh_path = str(tmp_dir / f'cgh_r{depth}.pth')
+    state = save_cgh_checkpoint(build_cgh(depth), cgh_path)
+    out = str(tmp_dir / f'backbone_r{depth}.pth')
+    convert(cgh_path, out)
+    return out, {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+
+
+def check_init(module_cfg: dict, registry, backbone_files, allowed_extra: tuple = ()) -> None:
+    """Build ``module_cfg`` (its init_cfg pointing at the R50 file), initialise it and check
+    that every entry is the checkpoint's; then check that the R18 file is refused."""
+    (r50_path, expected), (r18_path, _) = backbone_files[50], backbone_files[18]
+    module_cfg = copy.deepcopy(module_cfg)
+    module_cfg['init_cfg']['checkpoint'] = r50_path
+    # An earlier Runner of another code base leaves its scope as the default.
+    with DefaultScope.overwrite_default_scope(registry.scope):
+        module = registry.build(module_cfg)
+        module.init_weights()
+        checked = assert_loaded_from(module, expected, allowed_extra)
+        assert checked == len([k for k in module.state_dict() if not k.startswith(allowed_extra)])
+        module_cfg['init_cfg']['checkpoint'] = r18_path
+        with pytest.raises(ValueError, match=r"init_cfg checkpoint '.*backbone_r18.pth' \(prefix="
+                           r'None\) does not fit \w+: \d+ missing keys \(layer\d.0.bn3.bias, .*\d+ '
+                           r'keys with another shape, checkpoint vs model \(layer\d.0.conv1'):
+            registry.build(module_cfg).init_weights()
 
 
 def assert_loaded_from(module: nn.Module, expected: Mapping[str, torch.Tensor],

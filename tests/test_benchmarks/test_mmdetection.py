@@ -6,17 +6,18 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from tests.test_benchmarks.runner_utils import (
     assert_loaded_from,
     benchmark_configs,
+    check_init,
     random_image,
     strings_in,
     train_only,
     train_two_iterations,
-    write_backbone_file,
 )
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks', 'mmdetection')
@@ -26,12 +27,6 @@ RGB_MEAN = [123.675, 116.28, 103.53]
 RGB_STD = [58.395, 57.12, 57.375]
 IMAGE_HW = (96, 128)
 SMALL_PIPELINE_SCALE = (128, 96)
-
-
-@pytest.fixture(scope='module')
-def backbone_file(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('det_ckpt')
-    return str(tmp / 'backbone.pth'), write_backbone_file(tmp)
 
 
 def boxes_for(index: int):
@@ -126,7 +121,7 @@ def run_two_iterations(cfg: Config, expected_backbone, shared_head: bool):
     train_two_iterations(runner)
 
 
-@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR))
+@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR), ids=osp.basename)
 def test_config_follows_protocol(path):
     cfg = Config.fromfile(path)
     model = cfg.model
@@ -135,18 +130,32 @@ def test_config_follows_protocol(path):
     backbone = model.backbone
     assert (backbone.frozen_stages, backbone.norm_eval, backbone.style) == (-1, False, 'pytorch')
     assert backbone.norm_cfg.type == 'SyncBN'
-    assert backbone.init_cfg.type == 'Pretrained'
-    if model.backbone.num_stages == 3:  # C4
+    assert backbone.init_cfg.type == 'StrictPretrained'
+    if model.backbone.num_stages == 3:  # C4: res5 is the shared head's, from the same file
+        assert backbone.init_cfg.ignore_unexpected == ['layer4.']
         head = model.roi_head.shared_head
         assert head.type == 'ResLayerExtraNorm' and head.style == 'pytorch'
         assert head.norm_cfg.type == 'SyncBN' and head.norm_eval is False
-        assert head.init_cfg == backbone.init_cfg
+        assert head.init_cfg.type == 'StrictPretrained'
+        assert head.init_cfg.checkpoint == backbone.init_cfg.checkpoint
+        assert head.init_cfg.ignore_missing == ['norm.']
+    else:
+        assert 'ignore_unexpected' not in backbone.init_cfg
     urls = [s for s in strings_in(cfg._cfg_dict.to_dict()) if '://' in s]
     assert urls == [], f'{path} would download {urls}'
 
 
-def test_faster_rcnn_c4_voc(tmp_path, backbone_file):
-    backbone_path, expected = backbone_file
+@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR), ids=osp.basename)
+def test_init_loads_the_cgh_backbone_and_refuses_an_r18(path, backbone_files):
+    cfg = Config.fromfile(path)
+    check_init(cfg.model.backbone, MODELS, backbone_files)
+    if cfg.model.backbone.num_stages == 3:
+        check_init(cfg.model.roi_head.shared_head, MODELS, backbone_files,
+                   allowed_extra=('norm.', ))
+
+
+def test_faster_rcnn_c4_voc(tmp_path, backbone_files):
+    backbone_path, expected = backbone_files[50]
     write_voc(tmp_path / 'VOCdevkit')
     cfg = make_runnable(Config.fromfile(VOC_C4), str(tmp_path / 'work'), backbone_path)
     for dataset in cfg.train_dataloader.dataset.datasets:
@@ -156,8 +165,8 @@ def test_faster_rcnn_c4_voc(tmp_path, backbone_file):
     run_two_iterations(cfg, expected, shared_head=True)
 
 
-def test_mask_rcnn_fpn_coco(tmp_path, backbone_file):
-    backbone_path, expected = backbone_file
+def test_mask_rcnn_fpn_coco(tmp_path, backbone_files):
+    backbone_path, expected = backbone_files[50]
     write_coco(tmp_path / 'coco')
     cfg = make_runnable(Config.fromfile(COCO_FPN), str(tmp_path / 'work'), backbone_path)
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'coco') + '/'

@@ -6,14 +6,15 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from mmseg.registry import MODELS
 
 from tests.test_benchmarks.runner_utils import (
     assert_loaded_from,
     benchmark_configs,
+    check_init,
     strings_in,
     train_only,
     train_two_iterations,
-    write_backbone_file,
     write_voc_segmentation,
 )
 
@@ -23,13 +24,13 @@ VOC_FCN = osp.join(CONFIG_DIR, 'voc12aug', 'fcn_r50-d8_4xb4-20k_voc12aug-512x512
 CROP = (64, 64)
 
 
-@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR))
+@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR), ids=osp.basename)
 def test_config_uses_a_plain_resnet_stem(path):
     cfg = Config.fromfile(path)
     backbone = cfg.model.backbone
     assert cfg.model.pretrained is None
     assert backbone.type == 'ResNet' and backbone.deep_stem is False
-    assert backbone.init_cfg.type == 'Pretrained'
+    assert backbone.init_cfg.type == 'StrictPretrained'
     # FCN-D8 output stride: dilated last two stages.
     assert backbone.strides == (1, 2, 1, 1) and backbone.dilations == (1, 1, 2, 4)
     assert cfg.model.data_preprocessor.bgr_to_rgb is True
@@ -37,13 +38,18 @@ def test_config_uses_a_plain_resnet_stem(path):
     assert urls == [], f'{path} would download {urls}'
 
 
-def test_fcn_voc12aug(tmp_path):
-    expected = write_backbone_file(tmp_path)
+@pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR), ids=osp.basename)
+def test_init_loads_the_cgh_backbone_and_refuses_an_r18(path, backbone_files):
+    check_init(Config.fromfile(path).model.backbone, MODELS, backbone_files)
+
+
+def test_fcn_voc12aug(tmp_path, backbone_files):
+    backbone_path, expected = backbone_files[50]
     data_root = tmp_path / 'VOCdevkit' / 'VOC2012'
     write_voc_segmentation(data_root)
 
     cfg = train_only(Config.fromfile(VOC_FCN), str(tmp_path / 'work'))
-    cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'backbone.pth')
+    cfg.model.backbone.init_cfg.checkpoint = backbone_path
     cfg.model.data_preprocessor.size = CROP
     pipeline = [
         dict(type='LoadImageFromFile'),

@@ -10,6 +10,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
+from tests.cgh_checkpoints import cgh_cfg
 from tests.helpers import save_tiny_cgh_checkpoint
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks',
@@ -34,8 +35,9 @@ def test_config_builds_with_cgh_backbone_init(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmpretrain'
     init_cfg = cfg.model.backbone.init_cfg
-    assert init_cfg.type == 'Pretrained' and init_cfg.prefix == 'backbone.'
+    assert init_cfg.type == 'StrictPretrained' and init_cfg.prefix == 'backbone.'
     assert init_cfg.checkpoint.startswith('work_dirs/')
+    assert cfg.model.backbone.zero_init_residual is False  # else loaded BN weights are zeroed
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     model.train()
@@ -56,6 +58,41 @@ def test_config_builds_with_cgh_backbone_init(path):
         assert cfg.train_cfg.max_epochs == 70
         expected_ann = 'meta/train_1percent.txt' if '1pct' in path else 'meta/train_10percent.txt'
         assert cfg.train_dataloader.dataset.ann_file == expected_ann
+
+
+@pytest.fixture(scope='module')
+def cgh_checkpoints(tmp_path_factory):
+    """CGH checkpoints ``{name: (path, student backbone weights)}``: ImageNet-stem ResNet-50
+    and ResNet-18, CIFAR-stem ResNet-18."""
+    tmp = tmp_path_factory.mktemp('cgh')
+    found = {}
+    for name, depth, backbone_type in (('r50', 50, 'ResNet'), ('r18', 18, 'ResNet'),
+                                       ('r18_cifar', 18, 'ResNet_CIFAR')):
+        path = tmp / f'{name}.pth'
+        state = save_tiny_cgh_checkpoint(cgh_cfg(depth), path, backbone_type)
+        found[name] = str(path), {k[len('backbone.'):]: v for k, v in state.items()
+                                  if k.startswith('backbone.')}
+    return found
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_init_loads_the_cgh_backbone_and_refuses_another(path, cgh_checkpoints):
+    fitting, others = ('r18_cifar', ('r50', 'r18')) if 'cifar' in path else ('r50', ('r18', ))
+    cfg = Config.fromfile(path).model
+    init_default_scope('mmpretrain')
+    cfg.backbone.init_cfg.checkpoint, expected = cgh_checkpoints[fitting]
+    model = MODELS.build(cfg)
+    model.init_weights()
+    loaded = model.backbone.state_dict()
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value), key
+    for other in others:  # another depth, or the ImageNet stem for the CIFAR one
+        cfg.backbone.init_cfg.checkpoint = cgh_checkpoints[other][0]
+        with pytest.raises(ValueError, match=rf"init_cfg checkpoint '.*{other}.pth' \(prefix="
+                           r"'backbone.'\) does not fit \w+: .*keys with another shape, "
+                           r'checkpoint vs model \((conv1|layer1.0.conv1).weight'):
+            MODELS.build(cfg).init_weights()
 
 
 def test_cifar_linear_probe_trains_head_only_from_checkpoint(tiny_cgh_cfg, tmp_path):

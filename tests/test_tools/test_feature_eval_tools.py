@@ -107,7 +107,6 @@ def test_end_to_end_student_and_teacher(tiny_cgh_cfg, tmp_path):
                               feats['teacher']['train_features'])
 
 
-
 def test_cluster_end_to_end(tiny_cgh_cfg, tmp_path):
     pytest.importorskip('sklearn')
     config = tmp_path / 'eval_cfg.py'
@@ -127,8 +126,11 @@ def test_cluster_end_to_end(tiny_cgh_cfg, tmp_path):
 def test_wrong_backbone_names_missing_and_unexpected_keys(tiny_cgh_cfg, tmp_path):
     config = tmp_path / 'eval_cfg.py'
     config.write_text(EVAL_CONFIG)
+    separable_features(tmp_path / 'feats.pth')  # a .pth file that is no checkpoint
     ckpt = tmp_path / 'cgh.pth'
     save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt)
-    with pytest.raises(KeyError) as err:
+    with pytest.raises(ValueError, match=r"cgh.pth' \(student backbone\) does not fit ResNet: "
+                       r'96 missing keys \(layer1.2.bn1.bias, .*Check that the config builds'):
         run_tool(KNN, config, ckpt, '--cfg-options', 'model.backbone.depth=34')
-    assert 'missing keys' in str(err.value) and 'layer3.5' in str(err.value)
+    with pytest.raises(ValueError, match=r"no key starts with 'teacher.module.backbone.'"):
+        run_tool(KNN, config, tmp_path / 'feats.pth', '--weights', 'teacher')

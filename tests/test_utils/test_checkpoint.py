@@ -1,14 +1,18 @@
+import errno
+import io
+import json
 import os
 import pickle
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmpretrain.registry import MODELS
 
+import cgh_mm.utils.checkpoint as checkpoint_module
 from cgh_mm.utils import (
+    AtomicWriteError,
+    check_checkpoint_file,
     check_checkpoint_paths,
-    find_last_complete_checkpoint,
     load_checkpoint_safely,
     write_file_atomically,
 )
@@ -27,31 +31,57 @@ def test_code_running_pickle_is_refused_with_a_clear_message(tmp_path):
     marker = tmp_path / 'code_ran'
     path = tmp_path / 'evil.pth'
     torch.save(dict(state_dict=dict(w=torch.ones(1)), extra=_RunsCode(marker)), path)
+    check_checkpoint_file(str(path))  # a whole file: the check unpickles nothing
     with pytest.raises(pickle.UnpicklingError,
                        match=r"refused to load .*evil.pth.*could run arbitrary code.*trust"):
         load_checkpoint_safely(str(path))
     assert not marker.exists()
 
 
-def test_missing_and_truncated_files(tmp_path):
+def test_missing_empty_truncated_and_corrupt_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_checkpoint_safely(str(tmp_path / 'nope.pth'))
     path = tmp_path / 'cut.pth'
-    torch.save(dict(w=torch.ones(1000)), path)
-    path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(RuntimeError, match='truncated'):
+    torch.save(dict(w=torch.arange(1000.)), path)
+    whole = path.read_bytes()
+    check_checkpoint_file(str(path))
+    path.write_bytes(whole[:500])
+    for check in (check_checkpoint_file, load_checkpoint_safely):
+        with pytest.raises(RuntimeError, match=r"checkpoint '.*cut.pth' is truncated or "
+                           r'incomplete \(500 bytes, .*cut short.*Use an earlier'):
+            check(str(path))
+    data = bytearray(whole)
+    start = data.index(b'\x00\x00\x80\x3f')  # the float 1.0 of the tensor data
+    data[start + 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match=r"'.*cut.pth' is corrupt .*fails its CRC check"):
+        load_checkpoint_safely(str(path))
+    path.write_bytes(b'')
+    with pytest.raises(RuntimeError, match=r"'.*cut.pth' is empty \(0 bytes\)"):
         load_checkpoint_safely(str(path))
 
 
-def test_last_complete_checkpoint_skips_cut_files_and_lagging_pointer(tmp_path):
-    assert find_last_complete_checkpoint(str(tmp_path)) is None
-    for step in (1, 2, 3):
-        torch.save(dict(step=step), tmp_path / f'iter_{step}.pth')
-        os.utime(tmp_path / f'iter_{step}.pth', (step, step))
-    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
-    assert find_last_complete_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_3.pth')
-    (tmp_path / 'iter_3.pth').write_bytes(b'PK\x03\x04 cut short')
-    assert find_last_complete_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+def test_cut_legacy_checkpoint_is_named(tmp_path):
+    buffer = io.BytesIO()
+    torch.save(dict(w=torch.ones(1000)), buffer, _use_new_zipfile_serialization=False)
+    path = tmp_path / 'old.pth'
+    path.write_bytes(buffer.getvalue()[:2000])
+    with pytest.raises(RuntimeError, match=r"cannot read checkpoint '.*old.pth' \(2000 bytes\)"
+                       r': it is truncated or corrupt'):
+        load_checkpoint_safely(str(path))
+
+
+@pytest.mark.parametrize('content, kind', [
+    (json.dumps({'lr': 0.1}), 'JSON'),
+    ('model:\n  type: CGH\n', r'text \(YAML'),
+    ('\x00\x01\x02binary', 'data of an unknown format'),
+])
+def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path, content, kind):
+    path = tmp_path / 'results.json'
+    path.write_text(content)
+    with pytest.raises(RuntimeError, match=rf"'.*results.json' is not a torch checkpoint: it "
+                       rf'holds {kind}'):
+        load_checkpoint_safely(str(path))
 
 
 def test_atomic_write_replaces_whole_files(tmp_path):
@@ -61,9 +91,42 @@ def test_atomic_write_replaces_whole_files(tmp_path):
     assert path.read_bytes() == b'two' and os.listdir(path.parent) == ['f.txt']
 
 
+class _HalfWritingFile(io.FileIO):
+    """A file on a disk that fills up half-way through the write."""
+
+    def write(self, data):
+        super().write(bytes(data[:len(data) // 2]))
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+
+@pytest.mark.parametrize('failing', ['write', 'fsync'])
+def test_full_disk_leaves_no_partial_file_and_says_why(tmp_path, monkeypatch, failing):
+    path = tmp_path / 'epoch_2.pth'
+    path.write_bytes(b'the previous checkpoint')
+    if failing == 'write':
+        monkeypatch.setattr(checkpoint_module, 'open', lambda p, mode: _HalfWritingFile(p, 'w'),
+                            raising=False)
+    else:
+        def no_space(fd):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        monkeypatch.setattr(checkpoint_module.os, 'fsync', no_space)
+    with pytest.raises(AtomicWriteError) as info:
+        write_file_atomically(str(path), b'x' * 3 * 2**20)
+    error = info.value
+    assert isinstance(error, OSError) and error.errno == errno.ENOSPC
+    assert (error.path, error.needed) == (str(path), 3 * 2**20)
+    assert error.free > 0
+    assert str(error).startswith(f'[Errno 28] could not write {path}: No space left on device.'
+                                 f' It needs 3.0 MiB ({3 * 2**20} bytes); free on its '
+                                 'filesystem: ')
+    assert 'Free some space' in str(error) and 'No partial file was left' in str(error)
+    assert os.listdir(tmp_path) == ['epoch_2.pth']  # no .epoch_2.pth.partial
+    assert path.read_bytes() == b'the previous checkpoint'
+
+
 def test_missing_checkpoint_in_a_config_names_the_key(tmp_path):
     cfg = Config(dict(model=dict(backbone=dict(
-        type='ResNet', init_cfg=dict(type='Pretrained', checkpoint='work_dirs/none.pth')))))
+        type='ResNet', init_cfg=dict(type='StrictPretrained', checkpoint='work_dirs/none.pth')))))
     with pytest.raises(FileNotFoundError,
                        match=r"`model.backbone.init_cfg.checkpoint` points at .*none.pth"):
         check_checkpoint_paths(cfg)
@@ -73,27 +136,3 @@ def test_missing_checkpoint_in_a_config_names_the_key(tmp_path):
     cfg.load_from = 'gone.pth'
     with pytest.raises(FileNotFoundError, match=r'`load_from` points at .*gone.pth'):
         check_checkpoint_paths(cfg)
-
-
-def test_strict_pretrained_loads_a_fitting_backbone_and_refuses_another(tmp_path):
-    source = MODELS.build(dict(type='ResNet', depth=18))
-    path = tmp_path / 'cgh.pth'
-    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in source.state_dict().items()}),
-               path)
-    init_cfg = dict(type='StrictPretrained', checkpoint=str(path), prefix='backbone.')
-    fitting = MODELS.build(dict(type='ResNet', depth=18, zero_init_residual=False,
-                                init_cfg=init_cfg))
-    fitting.init_weights()
-    for key, value in source.state_dict().items():
-        assert torch.equal(fitting.state_dict()[key], value), key
-
-    # mmpretrain's ResNet zero-inits after any init_cfg but 'Pretrained': refused
-    zeroing = MODELS.build(dict(type='ResNet', depth=18, init_cfg=init_cfg))
-    with pytest.raises(ValueError, match='zero_init_residual=False'):
-        zeroing.init_weights()
-
-    other = MODELS.build(dict(type='ResNet', depth=50, zero_init_residual=False,
-                              init_cfg=init_cfg))
-    with pytest.raises(ValueError, match=r"does not fit ResNet: \d+ missing keys \(.*\); "
-                       r".*keys with another shape.*fix `prefix`"):
-        other.init_weights()

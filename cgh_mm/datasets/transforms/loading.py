@@ -16,11 +16,10 @@ class UnreadableImageError(OSError):
 
 
 def image_truncation(data: bytes) -> Optional[str]:
-    """Why ``data`` (a whole PNG or JPEG file) is cut short, or None if it looks complete.
+    """Why ``data`` (a whole PNG or JPEG file) is cut short, or None if it looks whole.
 
-    Decoders often return a partly grey image for a truncated file instead of an
-    error, so the end marker is checked: PNG must end with its ``IEND`` chunk,
-    JPEG with ``FFD9`` (trailing padding allowed). Other formats are not checked.
+    Decoders often return a partly grey image for a truncated file, so the end marker
+    is checked: PNG's ``IEND`` chunk, JPEG's ``FFD9`` (padding allowed after it).
     """
     if not data:
         return 'the file is empty'
@@ -33,16 +32,10 @@ def image_truncation(data: bytes) -> Optional[str]:
 
 @TRANSFORMS.register_module()
 class LoadImageFromFileChecked(LoadImageFromFile):
-    """``LoadImageFromFile`` that fails loudly, naming the file.
-
-    A missing, empty, truncated or undecodable image raises
-    :class:`UnreadableImageError` with its path, instead of an assertion, a
-    partly grey image or a silently skipped sample. Same arguments and outputs
-    as mmcv's ``LoadImageFromFile`` (``ignore_empty`` is refused), plus:
-
-    Args:
-        check_truncation: check the end marker of PNG and JPEG files.
-    """
+    """mmcv's ``LoadImageFromFile`` (``ignore_empty`` refused) that raises an
+    :class:`UnreadableImageError` naming a missing, empty, truncated (``check_truncation``:
+    PNG/JPEG end markers) or undecodable image, instead of an assertion, a partly grey
+    image or a skipped sample."""
 
     def __init__(self, check_truncation: bool = True, **kwargs) -> None:
         if kwargs.get('ignore_empty', False):

@@ -2,9 +2,8 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from cgh_mm.evaluation.functional import kl_divergence, relation_distribution, topk_overlap
+from cgh_mm.evaluation.functional import kl_divergence, topk_overlap
 
 
 def test_identical_distributions_agree_fully():
@@ -35,24 +34,9 @@ def test_hand_computed_values():
     torch.testing.assert_close(topk_overlap(p, q, k=3), torch.tensor([2 / 3]))
 
 
-def test_relation_distribution_is_softmax_over_queue():
-    emb = F.normalize(torch.randn(2, 8), dim=1)
-    queue = F.normalize(torch.randn(5, 8), dim=1)  # (K, C): one row per slot
-    dist = relation_distribution(emb, queue, temperature=0.04)
-    torch.testing.assert_close(dist, torch.softmax(emb @ queue.T / 0.04, dim=1))
-    torch.testing.assert_close(dist.sum(dim=1), torch.ones(2))
-    # an embedding equal to slot 3 puts most of its mass there at a low temperature
-    peaked = relation_distribution(queue[3:4], queue, temperature=0.01)
-    assert peaked.argmax().item() == 3
-    with pytest.raises(ValueError, match=r'must be \(K, C\)'):
-        relation_distribution(emb, queue.T, temperature=0.04)
-
-
 def test_bad_input_is_named():
     p = torch.softmax(torch.randn(2, 4), dim=1)
     with pytest.raises(ValueError, match='k must be in'):
         topk_overlap(p, p, k=5)
     with pytest.raises(ValueError, match='one shape'):
         kl_divergence(p, p[:, :3])
-    with pytest.raises(ValueError, match='temperature'):
-        relation_distribution(torch.randn(2, 4), torch.randn(3, 4), temperature=0)

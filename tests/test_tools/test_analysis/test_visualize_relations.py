@@ -86,7 +86,40 @@ def test_dataset_source_and_bad_checkpoint(tmp_path, checkpoints, monkeypatch, c
     assert not (out_dir / 'agreement_over_training.png').exists()
     assert 'mean KL' in out
     # a checkpoint of another model is refused with the reason
-    with pytest.raises(ValueError, match='does not match the config'):
+    with pytest.raises(ValueError, match=r"iter_2.pth' does not fit CGH: .*keys with another "
+                       r'shape.*global_queue \(64, 32\) vs \(64, 128\).*Pass the CGH config'):
         run_tool(monkeypatch, capsys, [
             str(TINY_CONFIG), '--checkpoints', checkpoints[0], '--dataset',
             '--out-dir', str(out_dir)])
+
+
+def test_relations_are_the_teachers_over_the_queue_slots():
+    """The preprocessing is the config's (BGR -> RGB, mean/std), the teacher embeds, and
+    the queues are read one row per slot: an image whose embedding fills slot j relates
+    most to slot j."""
+    tool = load_tool()
+    cfg = Config.fromfile(str(TINY_CONFIG))
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model).eval()
+    with torch.no_grad():
+        for p in model.teacher.module.parameters():  # a teacher that lags the student
+            p.add_(0.05 * torch.randn_like(p))
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    rgb = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)[:, [2, 1, 0]].float()
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        embeddings = model.embed((rgb - mean) / std, teacher=True)
+        student = model.embed((rgb - mean) / std)
+    assert not torch.allclose(embeddings[0], student[0])  # the teacher's, not the student's
+    slots = torch.tensor([5, 0, 9])
+    for queue, emb in zip((model.global_queue, model.hypercolumn_queue), embeddings):
+        queue[slots] = emb
+    relations = tool.teacher_relations(model, images)
+    temps = (model.head.teacher_global_temp, model.head.teacher_hypercolumn_temp)
+    for rel, emb, queue, temp in zip(relations, embeddings,
+                                     (model.global_queue, model.hypercolumn_queue), temps):
+        assert rel.shape == (3, 64)
+        torch.testing.assert_close(rel, torch.softmax(emb @ queue.T / temp, dim=1))
+        assert torch.equal(rel.argmax(dim=1), slots)

@@ -1,11 +1,14 @@
 """The converter on a CGH checkpoint with a ResNet-50 backbone, checked against
 torchvision's ResNet-50 and an independently derived detectron2 layout."""
+import errno
+import os.path as osp
 import pickle
 
 import pytest
 import torch
 import torchvision
 
+import cgh_mm.utils.checkpoint as checkpoint_module
 from cgh_mm.evaluation import pooled_backbone_features
 from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
 from tools.model_converters.cgh2backbone import main
@@ -99,3 +102,37 @@ def test_not_a_cgh_checkpoint(tmp_path):
     torch.save({'state_dict': {'head.fc.weight': torch.zeros(2, 2)}, 'meta': {}}, path)
     with pytest.raises(SystemExit, match=r"no key starts with 'backbone\.'.*\['head'\]"):
         main([str(path), str(tmp_path / 'out.pth')])
+    json_file = tmp_path / 'log.json'
+    json_file.write_text('{"loss": 1.0}')
+    with pytest.raises(SystemExit, match=r"log.json' is not a torch checkpoint: it holds JSON"):
+        main([str(json_file), str(tmp_path / 'out.pth')])
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_the_input_is_never_overwritten(cgh50, tmp_path):
+    _, _, path = cgh50
+    before = open(path, 'rb').read()
+    link = tmp_path / 'link.pth'
+    link.symlink_to(path)
+    for output in (path, str(link), osp.join(osp.dirname(path), '.', osp.basename(path))):
+        with pytest.raises(SystemExit, match=r'the output .* is the input checkpoint .*would '
+                           r'replace the training checkpoint.*Give another output file'):
+            main([path, output, '--format', 'detectron2'])
+    assert open(path, 'rb').read() == before
+
+
+@pytest.mark.parametrize('fmt', ['openmmlab', 'detectron2'])
+def test_full_disk_leaves_the_old_output_and_no_partial_file(cgh50, tmp_path, monkeypatch,
+                                                             fmt):
+    out = tmp_path / 'backbone.out'
+    out.write_bytes(b'previous backbone')
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(checkpoint_module.os, 'fsync', no_space)
+    with pytest.raises(SystemExit, match=r'could not write .*backbone.out: No space left on '
+                       r'device\. It needs .* MiB .*free on its filesystem'):
+        main([cgh50[2], str(out), '--format', fmt])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['backbone.out']
+    assert out.read_bytes() == b'previous backbone'

@@ -9,9 +9,18 @@ _base_ = [
 ]
 
 # Frozen backbone, BN statistics included; weights of a CGH checkpoint's student,
-# given with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-model = dict(backbone=dict(frozen_stages=4, norm_eval=True, init_cfg=dict(
-    type='Pretrained', checkpoint='work_dirs/cgh_r18_cifar10/epoch_200.pth', prefix='backbone.')))
+# given with --cfg-options model.backbone.init_cfg.checkpoint=PATH. StrictPretrained
+# refuses a checkpoint that does not fit (mmengine's Pretrained would only warn);
+# zero_init_residual=False, else mmpretrain's ResNet would zero loaded BN weights.
+model = dict(
+    backbone=dict(
+        frozen_stages=4,
+        norm_eval=True,
+        zero_init_residual=False,
+        init_cfg=dict(
+            type='StrictPretrained',
+            checkpoint='work_dirs/cgh_r18_cifar10/epoch_200.pth',
+            prefix='backbone.')))
 
 train_dataloader = dict(batch_size=256)
 val_dataloader = dict(batch_size=256)

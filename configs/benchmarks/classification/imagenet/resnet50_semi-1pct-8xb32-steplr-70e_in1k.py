@@ -13,8 +13,11 @@ model = dict(
     backbone=dict(
         frozen_stages=-1,
         norm_eval=False,
+        # StrictPretrained: a checkpoint that does not fit is an error, not a warning;
+        # mmpretrain's ResNet would zero loaded BN weights with zero_init_residual=True.
+        zero_init_residual=False,
         init_cfg=dict(
-            type='Pretrained',
+            type='StrictPretrained',
             checkpoint='work_dirs/cgh_r50_8xb256/epoch_200.pth',
             prefix='backbone.')))
 

@@ -5,9 +5,10 @@
 # place these values inside `model`.
 
 # ResLayerExtraNorm (res5 head + extra norm, C4 only): mmpretrain registers it into
-# mmdet's registry.
+# mmdet's registry. cgh_mm registers StrictPretrained.
 custom_imports = dict(
-    imports=['mmpretrain.models.utils.res_layer_extra_norm'], allow_failed_imports=False)
+    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm'],
+    allow_failed_imports=False)
 
 # Backbone file written by tools/model_converters/cgh2backbone.py (openmmlab format).
 # tools/benchmarks/mmdetection/dist_train_*.sh override every init_cfg.checkpoint.
@@ -24,17 +25,29 @@ cgh_data_preprocessor = dict(
     pad_mask=True,
     pad_size_divisor=32)
 
+# StrictPretrained: a backbone file that does not fit (another depth, a deep stem) is an
+# error, where mmengine's Pretrained would only warn and train from random weights.
+# mmdet's ResNet ignores zero_init_residual when it has an init_cfg.
 cgh_backbone = dict(
     frozen_stages=-1,
     norm_cfg=cgh_norm_cfg,
     norm_eval=False,
     style='pytorch',
-    init_cfg=dict(type='Pretrained', checkpoint=cgh_pretrained))
+    init_cfg=dict(type='StrictPretrained', checkpoint=cgh_pretrained))
 
-# C4: res5 of the same backbone file (`layer4.*`) plus a fresh norm on its output.
+# C4: the backbone has 3 stages; res5 (`layer4.*` of the same file) goes to the shared
+# head, which adds a fresh norm on its output. Each may leave the other's keys unused.
+cgh_c4_backbone = dict(
+    cgh_backbone,
+    init_cfg=dict(
+        type='StrictPretrained', checkpoint=cgh_pretrained, ignore_unexpected=['layer4.']))
 cgh_c4_shared_head = dict(
     type='ResLayerExtraNorm',
     norm_cfg=cgh_norm_cfg,
     norm_eval=False,
     style='pytorch',
-    init_cfg=dict(type='Pretrained', checkpoint=cgh_pretrained))
+    init_cfg=dict(
+        type='StrictPretrained',
+        checkpoint=cgh_pretrained,
+        ignore_missing=['norm.'],
+        ignore_unexpected=['conv1.', 'bn1.', 'layer1.', 'layer2.', 'layer3.']))

@@ -9,7 +9,7 @@ _base_ = [
 
 model = dict(
     data_preprocessor={{_base_.cgh_data_preprocessor}},
-    backbone={{_base_.cgh_backbone}},
+    backbone={{_base_.cgh_c4_backbone}},
     roi_head=dict(shared_head={{_base_.cgh_c4_shared_head}}))
 
 train_dataloader = dict(dataset=dict(pipeline={{_base_.cgh_coco_ms_train_pipeline}}))

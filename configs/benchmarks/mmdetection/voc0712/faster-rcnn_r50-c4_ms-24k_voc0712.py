@@ -8,7 +8,7 @@ _base_ = [
 
 model = dict(
     data_preprocessor={{_base_.cgh_data_preprocessor}},
-    backbone={{_base_.cgh_backbone}},
+    backbone={{_base_.cgh_c4_backbone}},
     roi_head=dict(shared_head={{_base_.cgh_c4_shared_head}}, bbox_head=dict(num_classes=20)))
 
 max_iters = 24000

@@ -4,10 +4,15 @@
 # Names carry a `cgh_` prefix because a config may not repeat a top-level name of its
 # other base; configs place this inside `model`.
 
+# StrictPretrained (registered by cgh_mm): a backbone file that does not fit is an
+# error, where mmengine's Pretrained would only warn. mmseg's ResNet ignores
+# zero_init_residual when it has an init_cfg.
+custom_imports = dict(imports=['cgh_mm'], allow_failed_imports=False)
+
 # Backbone file written by tools/model_converters/cgh2backbone.py (openmmlab format).
 # tools/benchmarks/mmsegmentation/dist_train.sh overrides init_cfg.checkpoint.
 cgh_pretrained = 'work_dirs/cgh_backbone.pth'
 cgh_backbone = dict(
     type='ResNet',
     deep_stem=False,
-    init_cfg=dict(type='Pretrained', checkpoint=cgh_pretrained))
+    init_cfg=dict(type='StrictPretrained', checkpoint=cgh_pretrained))

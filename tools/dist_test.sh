@@ -1,12 +1,6 @@
 #!/usr/bin/env bash
-# Distributed testing with torchrun:  tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
-# Without a GPU, every process runs on CPU with the gloo backend.
+# Distributed testing with torchrun (see tools/launch_env.sh for several nodes and CPU).
 set -euo pipefail
-
-if [ "$#" -lt 3 ]; then
-    echo "usage: $0 CONFIG CHECKPOINT GPUS [tools/test.py arguments...]" >&2
-    exit 2
-fi
-TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
-exec "$TOOLS_DIR/dist_launch.sh" "$3" "$TOOLS_DIR/test.py" "$1" "$2" --launcher pytorch "${@:4}"
+source "$(dirname "$0")/launch_env.sh"
+need_args 3 'CONFIG CHECKPOINT GPUS [tools/test.py arguments...]' "$@"
+dist_run "$3" "$ROOT/tools/test.py" "$1" "$2" --launcher pytorch "${@:4}"

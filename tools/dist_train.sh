@@ -1,12 +1,6 @@
 #!/usr/bin/env bash
-# Distributed training with torchrun:  tools/dist_train.sh CONFIG GPUS [train.py args...]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
-# Without a GPU, every process trains on CPU with the gloo backend.
+# Distributed training with torchrun (see tools/launch_env.sh for several nodes and CPU).
 set -euo pipefail
-
-if [ "$#" -lt 2 ]; then
-    echo "usage: $0 CONFIG GPUS [tools/train.py arguments...]" >&2
-    exit 2
-fi
-TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
-exec "$TOOLS_DIR/dist_launch.sh" "$2" "$TOOLS_DIR/train.py" "$1" --launcher pytorch "${@:3}"
+source "$(dirname "$0")/launch_env.sh"
+need_args 2 'CONFIG GPUS [tools/train.py arguments...]' "$@"
+dist_run "$2" "$ROOT/tools/train.py" "$1" --launcher pytorch "${@:3}"

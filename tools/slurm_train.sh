@@ -1,34 +1,12 @@
 #!/usr/bin/env bash
-# Training on a Slurm cluster:
-#   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
-#   tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
+# Training on a Slurm cluster, one task per GPU; env: GPUS (8), GPUS_PER_NODE (8),
+# CPUS_PER_TASK (5), SRUN_ARGS (more srun options, split into words).
 set -euo pipefail
-
-if [ "$#" -lt 4 ]; then
-    echo "usage: $0 PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py arguments...]" >&2
-    exit 2
-fi
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-WORK_DIR=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
-
+source "$(dirname "$0")/launch_env.sh"
+need_args 4 'PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py arguments...]' "$@"
 set -x
-# SRUN_ARGS is split into words on purpose: it holds several srun options.
 # shellcheck disable=SC2086
-PYTHONPATH="$TOOLS_DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    "$PYTHON" -u "$TOOLS_DIR/train.py" "$CONFIG" --work-dir="$WORK_DIR" --launcher=slurm "${@:5}"
+srun -p "$1" --job-name="$2" --gres=gpu:"${GPUS_PER_NODE:-8}" --ntasks="${GPUS:-8}" \
+    --ntasks-per-node="${GPUS_PER_NODE:-8}" --cpus-per-task="${CPUS_PER_TASK:-5}" \
+    --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
+    "$PYTHON" -u "$ROOT/tools/train.py" "$3" --work-dir="$4" --launcher=slurm "${@:5}"

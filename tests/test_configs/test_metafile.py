@@ -1,5 +1,10 @@
 """The model zoo: model-index.yml and configs/cgh/metafile.yml read by mim-style tooling."""
 import os.path as osp
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
 
 import pytest
 import yaml
@@ -59,3 +64,63 @@ def test_readme_has_a_marked_table_per_benchmark():
     for table in README_TABLES:
         assert text.count(f'<!-- results:{table}:start -->') == 1, table
         assert text.count(f'<!-- results:{table}:end -->') == 1, table
+
+
+def test_results_name_the_data_they_were_measured_on():
+    """Dataset names come from the metafile (Training/Evaluation Data), never a class name."""
+    from mmengine.config import Config
+
+    with open(osp.join(ROOT, 'configs', 'cgh', 'metafile.yml')) as f:
+        models = yaml.safe_load(f)['Models']
+    for model in models:
+        cfg = Config.fromfile(osp.join(ROOT, model['Config']), import_custom_modules=False)
+        if cfg.get('val_evaluator') or cfg.get('test_evaluator'):
+            assert model['Metadata'].get('Evaluation Data'), model['Name']
+        for result in model.get('Results') or []:
+            assert not result['Dataset'].endswith('Dataset'), model['Name']
+            key = 'Training Data' if result['Task'] == 'Self-Supervised Pre-training' \
+                else 'Evaluation Data'
+            assert result['Dataset'] == model['Metadata'][key], model['Name']
+
+
+def test_readme_tables_are_the_metafile_rendered():
+    from tools.model_zoo.collect_results import update_readme
+
+    with open(osp.join(ROOT, 'configs', 'cgh', 'metafile.yml')) as f:
+        metafile = yaml.safe_load(f)
+    with open(osp.join(ROOT, 'configs', 'cgh', 'README.md')) as f:
+        text = f.read()
+    assert update_readme(text, metafile) == text
+
+
+def test_wheel_built_from_the_sdist_ships_the_model_index_where_mim_reads_it(tmp_path):
+    """mim finds `<package>/.mim/model-index.yml` and resolves configs under `.mim/`."""
+    src = tmp_path / 'src'
+    ignore = shutil.ignore_patterns('__pycache__', '*.egg-info', 'build')
+    src.mkdir()
+    for name in ('setup.cfg', 'pyproject.toml', 'MANIFEST.in', 'README.md', 'model-index.yml'):
+        shutil.copy(osp.join(ROOT, name), src / name)
+    for name in ('cgh_mm', 'configs', 'tools', 'requirements'):
+        shutil.copytree(osp.join(ROOT, name), src / name, symlinks=True, ignore=ignore)
+    subprocess.run([sys.executable, '-c', 'from setuptools import build_meta; '
+                    f'build_meta.build_sdist({str(tmp_path / "dist")!r})'],
+                   cwd=src, check=True, capture_output=True)
+    (sdist, ) = (tmp_path / 'dist').glob('cgh_mm-*.tar.gz')
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path / 'sdist')
+    (unpacked, ) = (tmp_path / 'sdist').iterdir()
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
+                    '-q', '-w', str(tmp_path / 'wheel'), str(unpacked)],
+                   check=True, capture_output=True)
+    (wheel, ) = (tmp_path / 'wheel').glob('cgh_mm-*.whl')
+    with zipfile.ZipFile(wheel) as whl:
+        whl.extractall(tmp_path / 'installed')
+    mim = tmp_path / 'installed' / 'cgh_mm' / '.mim'
+    index = load(str(mim / 'model-index.yml'))
+    assert [m.name for m in index.models] == [m.name for m in
+                                              load(osp.join(ROOT, 'model-index.yml')).models]
+    for model in index.models:
+        assert (mim / model.config).is_file(), model.config
+    assert (mim / index.collections[0].readme).is_file()
+    assert (mim / 'tools' / 'train.py').is_file() and (mim / 'tools' / 'test.py').is_file()
+    assert (mim / 'configs' / '_base_' / 'default_runtime.py').is_file()

@@ -41,8 +41,10 @@ def test_dist_train_two_cpu_ranks_share_queues(tmp_path):
         _base_ = [{str(TINY_CONFIG)!r}]
         custom_imports = dict(imports=['cgh_mm', 'queue_dump_hook'],
                               allow_failed_imports=False)
-        custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=1),
-                        dict(type='QueueDumpHook')]
+        # 3 epochs of 3 iterations outlast a refill of the 64 slots (8 iterations)
+        custom_hooks = [dict(type='WarmupParamHook', param_name='alpha', module_name='head',
+                             warmup_epochs=3),
+                        dict(type='CGHHealthHook'), dict(type='QueueDumpHook')]
         log_level = 'WARNING'
     '''))
     work_dir = tmp_path / 'work'
@@ -69,9 +71,9 @@ def test_dist_train_two_cpu_ranks_share_queues(tmp_path):
     # every step enqueued the whole global batch, gathered from both ranks
     assert int(ranks[0]['queue_ptr']) == world_size * batch_per_gpu * iterations
     assert int(ranks[0]['queue_ptr']) < 64  # no wrap-around: the count above is exact
-    # the filled slots hold unit-norm teacher embeddings, not the random initial ones
-    filled = checkpoint['global_queue'][:, :world_size * batch_per_gpu * iterations]
-    torch.testing.assert_close(filled.norm(dim=0), torch.ones(filled.shape[1]))
+    # the filled slots (rows) hold unit-norm teacher embeddings
+    filled = checkpoint['global_queue'][:world_size * batch_per_gpu * iterations]
+    torch.testing.assert_close(filled.norm(dim=1), torch.ones(filled.shape[0]))
 
 
 def test_sync_bn_on_cpu_is_refused_with_the_fix(monkeypatch):

@@ -31,11 +31,3 @@ def test_slurm_train_builds_the_srun_command(tmp_path):
                          '--work-dir=work/cgh', '--launcher=slurm', '--amp',
                          '--cfg-options', 'model.queue_len=4096']
 
-
-def test_scripts_print_usage_without_arguments():
-    for script, usage in (('slurm_train.sh', 'PARTITION JOB_NAME CONFIG WORK_DIR'),
-                          ('dist_train.sh', 'CONFIG GPUS'),
-                          ('dist_test.sh', 'CONFIG CHECKPOINT GPUS')):
-        proc = subprocess.run([str(REPO / 'tools' / script)], capture_output=True, text=True,
-                              timeout=30)
-        assert proc.returncode == 2 and usage in proc.stderr, script

@@ -1,35 +1,22 @@
 #!/usr/bin/env bash
-# Convert a CGH checkpoint to a backbone file, then fine-tune a downstream config with
-# torchrun + tools/train.py, every given init_cfg.checkpoint key pointing at that file.
-#   tools/benchmarks/dist_finetune.sh WORK_GROUP "INIT_KEYS" CONFIG PRETRAIN GPUS [args...]
-# Used by tools/benchmarks/mmdetection/dist_train_{c4,fpn}.sh and
-# tools/benchmarks/mmsegmentation/dist_train.sh. Extra args go to tools/train.py (put
-# more key=value overrides right after them, not in a second --cfg-options).
-# Env: CONVERT_ARGS="--teacher" to use the teacher backbone; PORT; WORK_DIR.
+# Convert a CGH checkpoint (CONVERT_ARGS=--teacher: its teacher) to a backbone file in
+# WORK_DIR, then fine-tune CONFIG with torchrun + tools/train.py, each INIT_KEYS key set to
+# that file. Further key=value overrides go right after GPUS, not in a second --cfg-options.
 set -euo pipefail
-if [ $# -lt 5 ]; then
-    echo "usage: $(basename "$0") WORK_GROUP \"INIT_KEYS\" CONFIG PRETRAIN GPUS [train.py args...]" >&2
+source "$(dirname "$0")/../launch_env.sh"
+need_args 5 'WORK_GROUP "INIT_KEYS" CONFIG PRETRAIN GPUS [tools/train.py arguments...]' "$@"
+WORK_DIR=${WORK_DIR:-work_dirs/benchmarks/$1/$(basename "${3%.*}")}
+# --cfg-options deletes spaces: below the current folder, the relative path may have none
+BACKBONE=${WORK_DIR#"$PWD"/}/backbone.pth
+if [[ $BACKBONE == *' '* ]]; then
+    echo "error: the backbone file $BACKBONE would be passed with mmengine's" \
+        "--cfg-options, which deletes spaces. Set WORK_DIR to a path without spaces." >&2
     exit 2
 fi
-WORK_GROUP=$1
-INIT_KEYS=$2
-CONFIG=$3
-PRETRAIN=$4
-GPUS=$5
-shift 5
-PORT=${PORT:-29500}
-WORK_DIR=${WORK_DIR:-work_dirs/benchmarks/$WORK_GROUP/$(basename "${CONFIG%.*}")}
-BACKBONE=$WORK_DIR/backbone.pth
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-
 OVERRIDES=()
-for key in $INIT_KEYS; do
-    OVERRIDES+=("$key=$BACKBONE")
-done
-
+for key in $2; do OVERRIDES+=("$key=$BACKBONE"); done
 # shellcheck disable=SC2086
-python "$ROOT/tools/model_converters/cgh2backbone.py" "$PRETRAIN" "$BACKBONE" \
+"$PYTHON" "$ROOT/tools/model_converters/cgh2backbone.py" "$4" "$BACKBONE" \
     --format openmmlab ${CONVERT_ARGS:-}
-torchrun --nproc_per_node="$GPUS" --master_port="$PORT" "$ROOT/tools/train.py" "$CONFIG" \
-    --launcher pytorch --work-dir "$WORK_DIR" --cfg-options "${OVERRIDES[@]}" "$@"
+dist_run "$5" "$ROOT/tools/train.py" "$3" --launcher pytorch --work-dir "$WORK_DIR" \
+    --cfg-options "${OVERRIDES[@]}" "${@:6}"

@@ -1,19 +1,10 @@
-"""Convert the Fashion-MNIST idx files into a folder dataset for mmpretrain.
+"""Convert the Fashion-MNIST idx files (SRC: default, the Debian package's) into
+DST/{train,test}/<class>/<index>.png and DST/meta/{train,test}.txt (``<class>/<index>.png
+<label>`` lines in the original class-mixed order: ``indices=N`` is class-balanced).
 
     python tools/dataset_converters/fashion_mnist_to_folder.py [SRC] [DST]
-
-``SRC`` holds the four original files (``train-images-idx3-ubyte.gz``,
-``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``,
-``t10k-labels-idx1-ubyte.gz``; default: where the Debian package
-``dataset-fashion-mnist`` puts them). ``DST`` receives
-``{train,test}/<class>/<index>.png`` (28x28 grey PNGs), the layout that
-mmpretrain's ``CustomDataset`` reads, and ``meta/{train,test}.txt`` (lines
-``<class>/<index>.png <label>`` in the original file order, which is class-mixed:
-``indices=N`` over these lists gives a class-balanced subset). A finished
-conversion is detected by a marker file and skipped.
 """
 import argparse
-import gzip
 import json
 import os
 import os.path as osp
@@ -26,42 +17,30 @@ from tqdm import tqdm
 DEFAULT_SRC = '/usr/share/datasets/fashion-mnist'
 CLASSES = ('T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
            'Sneaker', 'Bag', 'Ankle_boot')
-SPLIT_FILES = {
-    'train': ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'),
-    'test': ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'),
-}
+SPLIT_FILES = {split: (f'{prefix}-images-idx3-ubyte.gz', f'{prefix}-labels-idx1-ubyte.gz')
+               for split, prefix in (('train', 'train'), ('test', 't10k'))}
 MARKER = '.converted.json'
 
 
 def required_files(src: str = DEFAULT_SRC) -> List[str]:
-    """Paths of the four idx files the conversion reads."""
     return [osp.join(src, name) for pair in SPLIT_FILES.values() for name in pair]
 
 
 def read_idx(path: str) -> np.ndarray:
-    """Read a (gzipped) idx file: ``(N, 28, 28)`` uint8 images or ``(N,)`` uint8 labels."""
-    opener = gzip.open if path.endswith('.gz') else open
-    with opener(path, 'rb') as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], 'big')
-    if magic >> 8 != 0x08:  # 0x08: unsigned byte payload
-        raise ValueError(f'{path} is not an idx file of unsigned bytes (magic {magic:#x}).')
-    ndim = magic & 0xFF
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
-    payload = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if payload.size != int(np.prod(shape)):
-        raise ValueError(f'{path} is truncated: header says {shape}, got {payload.size} bytes.')
-    return payload.reshape(shape)
+    """A (gzipped) idx file: ``(N, 28, 28)`` uint8 images or ``(N,)`` uint8 labels."""
+    from mmpretrain.datasets.mnist import read_sn3_pascalvincent_tensor
+    try:
+        return read_sn3_pascalvincent_tensor(path).numpy()
+    except AssertionError as err:  # its header checks and the size check are asserts
+        raise ValueError(f'{path} is truncated or not an idx file: its size does not match '
+                         'its header. Copy or download it again.') from err
 
 
 def load_split(src: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
     """Images ``(N, 28, 28)`` and labels ``(N,)`` of ``'train'`` or ``'test'``."""
-    images_name, labels_name = SPLIT_FILES[split]
-    images = read_idx(osp.join(src, images_name))
-    labels = read_idx(osp.join(src, labels_name))
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError(f'{split}: {images.shape[0]} images but {labels.shape[0]} labels '
-                         f'in {src}.')
+    images, labels = (read_idx(osp.join(src, name)) for name in SPLIT_FILES[split])
+    if len(images) != len(labels):
+        raise ValueError(f'{split}: {len(images)} images but {len(labels)} labels in {src}.')
     return images, labels
 
 
@@ -71,39 +50,32 @@ def is_converted(dst: str) -> bool:
 
 def convert(src: str = DEFAULT_SRC, dst: str = 'data/fashion-mnist',
             progress: bool = True) -> Dict[str, int]:
-    """Write ``dst/{train,test}/<class>/<index>.png``; return the image count per split.
-
-    Skips the work when ``dst`` holds a finished conversion.
-    """
+    """Write the folder dataset into ``dst``, unless done before; images per split."""
+    if is_converted(dst):
+        with open(osp.join(dst, MARKER)) as f:
+            return json.load(f)
     missing = [p for p in required_files(src) if not osp.isfile(p)]
-    if missing and not is_converted(dst):
+    if missing:
         raise FileNotFoundError(
             f'Fashion-MNIST files missing: {missing}. Install the Debian package '
             '`dataset-fashion-mnist` (apt-get install dataset-fashion-mnist) or copy '
             f'the four idx .gz files into {src}.')
-    if is_converted(dst):
-        with open(osp.join(dst, MARKER)) as f:
-            return json.load(f)
+    from cgh_mm.utils.checkpoint import write_file_atomically
     counts = {}
     for split in SPLIT_FILES:
         images, labels = load_split(src, split)
         for name in CLASSES:
             os.makedirs(osp.join(dst, split, name), exist_ok=True)
-        items = zip(images, labels)
-        if progress:
-            items = tqdm(items, total=len(labels), desc=f'fashion-mnist {split}', unit='img')
         lines = []
-        for idx, (image, label) in enumerate(items):
-            name = f'{CLASSES[int(label)]}/{idx:05d}.png'
+        for idx, (image, label) in enumerate(tqdm(zip(images, labels), total=len(labels),
+                                                  desc=split, disable=not progress)):
+            name = f'{CLASSES[label]}/{idx:05d}.png'
             Image.fromarray(image, mode='L').save(osp.join(dst, split, name))
-            lines.append(f'{name} {int(label)}\n')
-        os.makedirs(osp.join(dst, 'meta'), exist_ok=True)
-        with open(osp.join(dst, 'meta', f'{split}.txt'), 'w') as f:
-            f.writelines(lines)
-        counts[split] = int(len(labels))
-    # Written last, so an interrupted conversion is redone.
-    with open(osp.join(dst, MARKER), 'w') as f:
-        json.dump(counts, f)
+            lines.append(f'{name} {label}\n')
+        write_file_atomically(osp.join(dst, 'meta', f'{split}.txt'), ''.join(lines).encode())
+        counts[split] = len(labels)
+    # written last: an interrupted conversion is done again
+    write_file_atomically(osp.join(dst, MARKER), json.dumps(counts).encode())
     return counts
 
 

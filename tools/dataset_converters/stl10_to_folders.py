@@ -1,17 +1,12 @@
-"""Convert STL-10's binary release into image folders that ``CustomDataset`` reads.
+"""Convert the extracted stl10_binary.tar.gz into ``OUT/unlabeled/unlabeled/<idx>.png``
+(one pseudo-class, for pretraining) and ``OUT/{train,test}/<class name>/<idx>.png``.
 
     python tools/dataset_converters/stl10_to_folders.py data/stl10_binary \
         [--out data/stl10] [--splits unlabeled train test]
-
-Input (from stl10_binary.tar.gz): ``unlabeled_X.bin``, ``train_X.bin``,
-``train_y.bin``, ``test_X.bin``, ``test_y.bin``, ``class_names.txt``.
-Output: ``OUT/unlabeled/unlabeled/<idx>.png`` (one pseudo-class, for
-pretraining) and ``OUT/{train,test}/<class name>/<idx>.png``.
 """
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional
 
 import numpy as np
 from PIL import Image
@@ -19,17 +14,12 @@ from tqdm import tqdm
 
 SIDE = 96
 IMAGE_BYTES = 3 * SIDE * SIDE
-SPLITS = ('unlabeled', 'train', 'test')
 
 
 def read_stl10_images(path: str) -> np.ndarray:
-    """Images of an STL-10 ``*_X.bin`` file, ``(N, 96, 96, 3)`` RGB uint8 (memory-mapped).
-
-    The file stores each image channel-major and each channel column-major.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'STL-10 image file not found: {path}')
-    size = osp.getsize(path)
+    """``(N, 96, 96, 3)`` RGB uint8 images (memory-mapped) of a channel-major, column-major
+    ``*_X.bin`` file."""
+    size = osp.getsize(path)  # FileNotFoundError names a missing file
     if size == 0 or size % IMAGE_BYTES:
         raise ValueError(f'{path}: {size} bytes is not a whole number of 96x96x3 images '
                          f'({IMAGE_BYTES} bytes each); the file is truncated or not an '
@@ -39,9 +29,7 @@ def read_stl10_images(path: str) -> np.ndarray:
 
 
 def read_stl10_labels(path: str, num_images: int, num_classes: int) -> np.ndarray:
-    """Labels of an STL-10 ``*_y.bin`` file (1-based on disk), ``(N,)`` 0-based int64."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'STL-10 label file not found: {path}')
+    """Labels of a ``*_y.bin`` file (1-based on disk), ``(N,)`` 0-based int64."""
     labels = np.fromfile(path, dtype=np.uint8).astype(np.int64) - 1
     if len(labels) != num_images:
         raise ValueError(f'{path} holds {len(labels)} labels for {num_images} images; '
@@ -53,49 +41,35 @@ def read_stl10_labels(path: str, num_images: int, num_classes: int) -> np.ndarra
     return labels
 
 
-def read_class_names(path: str) -> List[str]:
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'STL-10 class names not found: {path}')
-    with open(path) as f:
-        names = [line.strip() for line in f if line.strip()]
-    if not names or len(set(names)) != len(names):
-        raise ValueError(f'{path} must list distinct class names, one per line; got {names}')
-    return names
-
-
-def convert_split(src: str, out: str, split: str,
-                  class_names: Optional[List[str]]) -> int:
-    """Write one split as PNG folders; returns the number of images."""
-    images = read_stl10_images(osp.join(src, f'{split}_X.bin'))
-    if split == 'unlabeled':
-        folders = ['unlabeled'] * len(images)
-    else:
-        labels = read_stl10_labels(osp.join(src, f'{split}_y.bin'), len(images),
-                                   len(class_names))
-        folders = [class_names[label] for label in labels]
-    for name in set(folders):
-        os.makedirs(osp.join(out, split, name), exist_ok=True)
-    digits = len(str(len(images) - 1))
-    for idx in tqdm(range(len(images)), desc=split, unit='img'):
-        Image.fromarray(np.ascontiguousarray(images[idx])).save(
-            osp.join(out, split, folders[idx], f'{idx:0{digits}d}.png'))
-    return len(images)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='the extracted stl10_binary folder')
     parser.add_argument('--out', default='data/stl10')
-    parser.add_argument('--splits', nargs='+', choices=SPLITS, default=list(SPLITS))
+    parser.add_argument('--splits', nargs='+', choices=('unlabeled', 'train', 'test'),
+                        default=['unlabeled', 'train', 'test'])
     args = parser.parse_args()
-    if not osp.isdir(args.src):
-        raise FileNotFoundError(f'no such folder: {args.src} (extract stl10_binary.tar.gz)')
-    labelled = [s for s in args.splits if s != 'unlabeled']
-    class_names = read_class_names(osp.join(args.src, 'class_names.txt')) if labelled else None
+    names, names_file = [], osp.join(args.src, 'class_names.txt')
+    if set(args.splits) - {'unlabeled'}:
+        if not osp.isfile(names_file):
+            raise FileNotFoundError(f'STL-10 class names not found: {names_file} (extract '
+                                    'stl10_binary.tar.gz and give its folder)')
+        with open(names_file) as f:
+            names = [line.strip() for line in f if line.strip()]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f'{names_file} must list distinct class names, one per line.')
     for split in args.splits:
-        count = convert_split(args.src, args.out, split, class_names)
-        print(f'{split}: {count} images -> {osp.join(args.out, split)}')
+        images = read_stl10_images(osp.join(args.src, f'{split}_X.bin'))
+        folders = ['unlabeled'] * len(images) if split == 'unlabeled' else [
+            names[i] for i in read_stl10_labels(
+                osp.join(args.src, f'{split}_y.bin'), len(images), len(names))]
+        for name in set(folders):
+            os.makedirs(osp.join(args.out, split, name), exist_ok=True)
+        digits = len(str(len(images) - 1))
+        for idx in tqdm(range(len(images)), desc=split, unit='img'):
+            Image.fromarray(np.ascontiguousarray(images[idx])).save(
+                osp.join(args.out, split, folders[idx], f'{idx:0{digits}d}.png'))
+        print(f'{split}: {len(images)} images -> {osp.join(args.out, split)}')
 
 
 if __name__ == '__main__':

@@ -1,79 +1,59 @@
-"""Sort Tiny-ImageNet's validation images into one folder per class.
+"""Move Tiny-ImageNet's ``val/images/*`` into ``val/<wnid>/`` as ``CustomDataset`` wants
+(or copy them into ``DIR/<wnid>/``), once every image is known to be annotated and every
+annotated image to exist.
 
-    python tools/dataset_converters/tinyimagenet_val_to_folders.py data/tiny-imagenet-200 \
-        [--out DIR]
-
-Tiny-ImageNet ships ``val/images/*.JPEG`` with the labels in
-``val/val_annotations.txt`` (``file<TAB>wnid<TAB>x0 y0 x1 y1``); ``CustomDataset``
-wants ``val/<wnid>/<file>``, like ``train/<wnid>/images/<file>``. Files are moved
-there in place, or copied to ``--out DIR/<wnid>/`` (``val/images`` stays as it is;
-it must not stay inside a folder that ``CustomDataset`` reads, or it becomes a
-class). Every annotated file must exist and every image must be annotated,
-checked before anything is written.
+    python tools/dataset_converters/tinyimagenet_val_to_folders.py ROOT [--out DIR]
 """
 import argparse
 import os
 import os.path as osp
 import shutil
-from typing import Dict, Optional
+from typing import Optional
 
 from tqdm import tqdm
 
 
-def read_val_annotations(path: str) -> Dict[str, str]:
-    """``{file name: wnid}`` from ``val_annotations.txt``."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Tiny-ImageNet annotations not found: {path}')
-    labels: Dict[str, str] = {}
-    with open(path) as f:
+def sort_val(root: str, out: Optional[str] = None) -> int:
+    """Move ``root/val/images/*`` into ``root/val/<wnid>/`` (or copy into ``out/<wnid>/``);
+    returns the number of images."""
+    val = osp.join(root, 'val')
+    images_dir, annotations = osp.join(val, 'images'), osp.join(val, 'val_annotations.txt')
+    labels = {}
+    with open(annotations) as f:  # FileNotFoundError names a missing file
         for number, line in enumerate(f, 1):
+            fields = line.rstrip('\n').split('\t')
             if not line.strip():
                 continue
-            fields = line.rstrip('\n').split('\t')
-            if len(fields) < 2 or not fields[0] or not fields[1]:
-                raise ValueError(f'{path}:{number}: expected "file<TAB>wnid<TAB>box", '
+            if len(fields) < 2 or not all(fields[:2]):
+                raise ValueError(f'{annotations}:{number}: expected "file<TAB>wnid<TAB>box", '
                                  f'got {line.strip()!r}')
             labels[fields[0]] = fields[1]
     if not labels:
-        raise ValueError(f'{path} is empty')
-    return labels
-
-
-def sort_val(root: str, out: Optional[str] = None) -> int:
-    """Move ``root/val/images/*`` into ``root/val/<wnid>/`` (or copy into ``out/<wnid>/``).
-
-    Returns the number of images.
-    """
-    val = osp.join(root, 'val')
-    images_dir = osp.join(val, 'images')
-    labels = read_val_annotations(osp.join(val, 'val_annotations.txt'))
+        raise ValueError(f'{annotations} is empty')
     if not osp.isdir(images_dir):
         raise FileNotFoundError(f'{images_dir} not found: is {root} the tiny-imagenet-200 '
                                 'folder, or was val/ already sorted?')
     on_disk = set(os.listdir(images_dir))
-    missing = sorted(set(labels) - on_disk)
+    missing, unlabelled = sorted(set(labels) - on_disk), sorted(on_disk - set(labels))
     if missing:
         raise FileNotFoundError(f'{len(missing)} annotated images are missing from '
                                 f'{images_dir}, e.g. {osp.join(images_dir, missing[0])}')
-    unlabelled = sorted(on_disk - set(labels))
     if unlabelled:
         raise ValueError(f'{len(unlabelled)} images in {images_dir} have no line in '
                          f'val_annotations.txt, e.g. {unlabelled[0]}')
     wnids_file = osp.join(root, 'wnids.txt')
     if osp.isfile(wnids_file):
         with open(wnids_file) as f:
-            known = {line.strip() for line in f if line.strip()}
-        unknown = sorted(set(labels.values()) - known)
+            unknown = sorted(set(labels.values()) - {line.strip() for line in f})
         if unknown:
             raise ValueError(f'val_annotations.txt names classes not in {wnids_file}: '
                              f'{unknown[:5]}')
-    target = val if out is None else out
     transfer = shutil.move if out is None else shutil.copy2
     for name, wnid in tqdm(sorted(labels.items()), desc='val', unit='img'):
-        os.makedirs(osp.join(target, wnid), exist_ok=True)
-        transfer(osp.join(images_dir, name), osp.join(target, wnid, name))
+        os.makedirs(osp.join(out or val, wnid), exist_ok=True)
+        transfer(osp.join(images_dir, name), osp.join(out or val, wnid, name))
     if out is None:
-        os.rmdir(images_dir)
+        os.rmdir(images_dir)  # else it would become a class of CustomDataset
     return len(labels)
 
 
@@ -84,8 +64,7 @@ def main() -> None:
     parser.add_argument('--out', help='copy into OUT/<wnid>/ instead of moving in place')
     args = parser.parse_args()
     count = sort_val(args.root, args.out)
-    target = args.out or osp.join(args.root, 'val')
-    print(f'{count} validation images sorted into {target}/<wnid>/')
+    print(f'{count} validation images sorted into {args.out or osp.join(args.root, "val")}/<wnid>/')
 
 
 if __name__ == '__main__':

@@ -1,326 +1,251 @@
-"""Write the results of finished runs into the model zoo: metafile and README tables.
+"""Write the results of finished runs of model-zoo configs into the metafile and README.
 
-    python tools/model_zoo/collect_results.py WORK_DIR [WORK_DIR ...] \
-        [--metafile configs/cgh/metafile.yml] [--readme configs/cgh/README.md] \
-        [--name MODEL_NAME] [--hardware "8x NVIDIA A100-SXM4-80GB"]
+    python tools/model_zoo/collect_results.py WORK_DIR [WORK_DIR ...] [--metafile M] \
+        [--readme R] [--name MODEL_NAME] [--hardware "8x NVIDIA A100-SXM4-80GB"]
 
-For each work dir (what ``tools/train.py`` or ``tools/test.py`` wrote), the newest
-run folder ``<work_dir>/<YYYYMMDD_HHMMSS>/`` is read:
-
-* the final metrics: the last ``Epoch(test)`` / ``Iter(test)`` line of the run's
-  ``.log`` if there is one, else the last evaluation record of
-  ``vis_data/scalars.json``, else (a pretraining run without evaluation) the last
-  logged training ``loss``, window-averaged as mmengine logs it;
-* the model name: the config stem, from the config file mmengine copies into the
-  work dir (``--name`` overrides it); it must equal a ``Name`` in the metafile;
-* the hardware: GPU count and name from the log's environment header (``--hardware``
-  overrides it) and the date: the run folder's timestamp.
-
-The metrics become ``Results`` of that model in the metafile, each with a
-``Source`` giving config, hardware and date; then every README table between
-``<!-- results:TABLE:start -->`` and ``<!-- results:TABLE:end -->`` is rendered
-again from the metafile, so the tables never hold a number the metafile lacks.
-Files are replaced atomically.
+Only a finished run (see ``final_metrics``) of exactly the metafile's config (see
+``RUN_KEYS``) on its ``Batch Size`` is collected; anything else is refused with the
+reasons. README tables between ``<!-- results:TABLE:start/end -->`` markers are rendered
+from the metafile. Writes are atomic.
 """
 import argparse
+import fnmatch
 import glob
-import json
 import os.path as osp
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEFAULT_METAFILE = osp.join(ROOT, 'configs', 'cgh', 'metafile.yml')
-DEFAULT_README = osp.join(ROOT, 'configs', 'cgh', 'README.md')
 
-# mmengine's bookkeeping scalars: logged next to the metrics, never results.
-NON_METRIC_KEYS = {'time', 'data_time', 'step', 'epoch', 'iter', 'lr', 'base_lr', 'memory'}
+# Config keys that differ per run without changing what is measured: where the run
+# writes and its name, its log backends (--tensorboard), the launcher and what it resumes
+# from, the backbone file the benchmark scripts convert, and the process group
+# tools/train.py sets for CPU runs. --amp is allowed too, and recorded with the hardware.
+RUN_KEYS = ('work_dir', 'experiment_name', 'visualizer*', 'launcher', 'load_from', 'resume',
+            '*init_cfg.checkpoint', 'env_cfg.dist_cfg*', 'model_wrapper_cfg*')
 
 # Metric keys of mmpretrain / mmdet / mmseg evaluators -> (task, metafile metric name).
 METRIC_NAMES = {
     'accuracy/top1': ('Image Classification', 'Top 1 Accuracy'),
     'accuracy/top5': ('Image Classification', 'Top 5 Accuracy'),
-    'coco/bbox_mAP': ('Object Detection', 'box AP'),
-    'coco/bbox_mAP_50': ('Object Detection', 'box AP50'),
-    'coco/bbox_mAP_75': ('Object Detection', 'box AP75'),
-    'coco/segm_mAP': ('Instance Segmentation', 'mask AP'),
-    'coco/segm_mAP_50': ('Instance Segmentation', 'mask AP50'),
-    'coco/segm_mAP_75': ('Instance Segmentation', 'mask AP75'),
-    'pascal_voc/mAP': ('Object Detection', 'AP'),
-    'pascal_voc/AP50': ('Object Detection', 'AP50'),
-    'pascal_voc/AP75': ('Object Detection', 'AP75'),
-    'mIoU': ('Semantic Segmentation', 'mIoU'),
     'knn/top1': ('kNN Classification', 'kNN Top 1 Accuracy'),
-    'mAcc': ('Semantic Segmentation', 'mAcc'),
-    'aAcc': ('Semantic Segmentation', 'aAcc'),
+    **{f'coco/{iou}_mAP{suffix}': (task, f'{short} AP{suffix[1:]}')
+       for iou, task, short in (('bbox', 'Object Detection', 'box'),
+                                ('segm', 'Instance Segmentation', 'mask'))
+       for suffix in ('', '_50', '_75')},
+    **{f'pascal_voc/{key}': ('Object Detection', key[1:] if key == 'mAP' else key)
+       for key in ('mAP', 'AP50', 'AP75')},
+    **{key: ('Semantic Segmentation', key) for key in ('mIoU', 'mAcc', 'aAcc')},
 }
-PRETRAIN_TASK = 'Self-Supervised Pre-training'
-KNN_TASK = METRIC_NAMES['knn/top1'][0]
+PRETRAIN_TASK, KNN_TASK = 'Self-Supervised Pre-training', 'kNN Classification'
 
-# Dataset types of the configs -> the dataset names papers and model zoos use.
-DATASET_NAMES = {
-    'ImageNet': 'ImageNet-1k',
-    'CocoDataset': 'COCO',
-    'VOCDataset': 'PASCAL VOC 2007',
-    'PascalVOCDataset': 'PASCAL VOC 2012 + aug',
-    'CityscapesDataset': 'Cityscapes',
-    'CIFAR10': 'CIFAR-10',
-    'CIFAR100': 'CIFAR-100',
-    'STL10': 'STL-10',
-    'SyntheticImageDataset': 'Synthetic images',
-}
-
-_RUN_DIR = re.compile(r'\d{8}_\d{6}')
-_EVAL_LINE = re.compile(r'(?:Epoch|Iter)\((val|test)\)\s+(?:\[\d+\])?\[\s*\d+/\d+\]\s+(.*)$')
+_LOG_LINE = re.compile(r'(?:Epoch|Iter)\((train|val|test)\)\s+(?:\[\d+\])?\[\s*\d+/\d+\]\s+(.*)$',
+                       re.MULTILINE)
+_ITEM = re.compile(r'(\S+): (-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?=\s|$)')
+_SAVED = re.compile(r'Saving checkpoint at (\d+) (epochs|iterations)')
 _GPU_LINE = re.compile(r'^\s*GPU ([\d,]+): (.+?)\s*$', re.MULTILINE)
 _WORLD_LINE = re.compile(r'^\s*GPU number: (\d+)\s*$', re.MULTILINE)
-_CUDA_LINE = re.compile(r'^\s*CUDA available: (True|False)\s*$', re.MULTILINE)
 
 
-def latest_run_dir(work_dir: str) -> str:
-    """The newest ``<work_dir>/<YYYYMMDD_HHMMSS>`` folder holding a log or scalars."""
-    runs = sorted(d for d in glob.glob(osp.join(work_dir, '*'))
-                  if osp.isdir(d) and _RUN_DIR.fullmatch(osp.basename(d))
-                  and (glob.glob(osp.join(d, '*.log'))
-                       or osp.isfile(osp.join(d, 'vis_data', 'scalars.json'))))
-    if not runs:
-        raise FileNotFoundError(
-            f'{work_dir!r} holds no finished run: expected a folder '
-            '<YYYYMMDD_HHMMSS>/ with a .log or vis_data/scalars.json, as mmengine '
-            'writes. Give the --work-dir of a training or test run.')
-    return runs[-1]
+def read_log_metrics(log_text: str) -> List[Tuple[str, Dict[str, float], int]]:
+    """``(mode, {key: value}, offset)`` of every ``Epoch|Iter(train|val|test)`` log line:
+    its numeric items but mmengine's timings (eta and tables are not numbers)."""
+    return [(line.group(1), {k: float(v) for k, v in _ITEM.findall(line.group(2))
+                             if k not in ('time', 'data_time', 'memory')}, line.start())
+            for line in _LOG_LINE.finditer(log_text)]
 
 
-def read_scalars(path: str) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
-    """``(training records, evaluation records)`` of an mmengine ``scalars.json``.
-
-    Each line is one JSON record; training records carry the iteration counter
-    (``iter``) and learning rate, evaluation records do not.
-    """
-    train, evaluation = [], []
-    with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f'{path}:{number} is not a JSON record ({err}); is the '
-                                 'file an mmengine vis_data/scalars.json?') from err
-            is_train = 'iter' in record or 'lr' in record
-            (train if is_train else evaluation).append(record)
-    return train, evaluation
-
-
-def read_log_metrics(path: str) -> List[Tuple[str, Dict[str, float]]]:
-    """``(mode, {metric: value})`` of every ``Epoch(val|test)`` line of an mmengine log."""
-    found = []
-    with open(path, errors='replace') as f:
-        for line in f:
-            match = _EVAL_LINE.search(line.rstrip('\n'))
-            if not match:
-                continue
-            metrics = {}
-            for item in re.split(r'\s{2,}', match.group(2).strip()):
-                key, sep, value = item.partition(': ')
-                if sep:
-                    try:
-                        metrics[key.strip()] = float(value)
-                    except ValueError:
-                        continue  # non-scalar items (per-class tables) are not results
-            found.append((match.group(1), metrics))
-    return found
+def final_metrics(log_text: str, cfg: Dict[str, Any]) -> Tuple[str, Dict[str, float]]:
+    """``(kind, metrics)`` of a finished run: ``'test'`` metrics of the checkpoint that ends
+    the schedule, else ``'val'`` metrics logged after "Saving checkpoint" of the last
+    epoch/iteration, else the last ``'train'`` loss of a run that logged that checkpoint;
+    else a ValueError ``unfinished: ...`` naming what is missing."""
+    records = read_log_metrics(log_text)
+    train_cfg = cfg.get('train_cfg') or {}
+    unit = 'epoch' if 'max_epochs' in train_cfg else 'iter'
+    last = train_cfg.get(f'max_{unit}s')
+    tests = [m for mode, m, _ in records if mode == 'test' and m]
+    if tests:  # a test run: of the checkpoint that ends the schedule
+        from cgh_mm.utils.checkpoint import load_checkpoint_safely
+        tested = (load_checkpoint_safely(cfg['load_from']).get('meta') or {}).get(unit)
+        if tested != last:
+            raise ValueError(f'unfinished: the tested checkpoint {cfg["load_from"]} is from '
+                             f'{unit} {tested}, the schedule ends at {last}.')
+        return 'test', tests[-1]
+    unit = 'epochs' if unit == 'epoch' else 'iterations'
+    saved = [m.start() for m in _SAVED.finditer(log_text) if m.groups() == (str(last), unit)]
+    if not saved:
+        raise ValueError(f'unfinished: the log has no "Saving checkpoint at {last} {unit}", '
+                         f'the end of the schedule (train_cfg {dict(train_cfg)}).')
+    if any(mode == 'val' and m for mode, m, _ in records):
+        after = [m for mode, m, at in records if mode == 'val' and m and at > saved[-1]]
+        if not after:
+            raise ValueError('unfinished: no evaluation logged after "Saving checkpoint at '
+                             f'{last} {unit}", the end of the schedule.')
+        return 'val', after[-1]
+    losses = [m['loss'] for mode, m, _ in records if mode == 'train' and 'loss' in m]
+    if not losses:
+        raise ValueError('the log has no evaluation and no training loss to collect.')
+    return 'train', {'loss': losses[-1]}
 
 
-def metric_values(record: Dict[str, Any]) -> Dict[str, float]:
-    """The numeric metrics of a record, bookkeeping scalars removed."""
-    return {k: float(v) for k, v in record.items()
-            if k not in NON_METRIC_KEYS and isinstance(v, (int, float))
-            and not isinstance(v, bool)}
+def flat_items(value: Any, prefix: str = '') -> Iterator[Tuple[str, Any]]:
+    """``(dotted key, leaf value)`` of nested dicts and lists."""
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, (list, tuple)) else None)
+    if items is None or not value:
+        yield prefix, value
+        return
+    for key, item in items:
+        yield from flat_items(item, f'{prefix}.{key}' if prefix else str(key))
 
 
-def final_metrics(run_dir: str) -> Tuple[str, Dict[str, float]]:
-    """``(kind, metrics)`` of a run: kind is ``'test'``, ``'val'`` or ``'train'``."""
-    logs = sorted(glob.glob(osp.join(run_dir, '*.log')))
-    log_records = read_log_metrics(logs[-1]) if logs else []
-    tests = [m for mode, m in log_records if mode == 'test' and metric_values(m)]
-    if tests:
-        return 'test', metric_values(tests[-1])
-    scalars = osp.join(run_dir, 'vis_data', 'scalars.json')
-    train, evaluation = read_scalars(scalars) if osp.isfile(scalars) else ([], [])
-    evaluation = [r for r in evaluation if metric_values(r)]
-    if evaluation:
-        return 'val', metric_values(evaluation[-1])
-    vals = [m for mode, m in log_records if mode == 'val' and metric_values(m)]
-    if vals:
-        return 'val', metric_values(vals[-1])
-    losses = [r for r in train if 'loss' in r]
-    if losses:
-        return 'train', {'loss': float(losses[-1]['loss'])}
-    raise ValueError(
-        f'{run_dir!r} has no test, validation or training-loss record: did the run '
-        'finish (at least one logged iteration)?')
-
-
-def results_from_metrics(kind: str, metrics: Dict[str, float],
-                         dataset: str) -> List[Dict[str, Any]]:
-    """Metafile ``Results`` entries (Task, Dataset, Metrics), one per task.
-
-    Values are rounded to 4 decimals: what mmengine prints, and more than any
-    benchmark resolves.
-    """
-    by_task: Dict[str, Dict[str, float]] = {}
-    for key, value in metrics.items():
-        if kind == 'train':
-            task, name = PRETRAIN_TASK, 'Final Loss'
-        elif key in METRIC_NAMES:
-            task, name = METRIC_NAMES[key]
-        elif 'knn' in key.lower():
-            task, name = KNN_TASK, key
-        else:
-            continue
-        by_task.setdefault(task, {})[name] = round(value, 4)
-    if not by_task:
-        raise ValueError(
-            f'none of the metrics {sorted(metrics)} is known to the model zoo; known: '
-            f'{sorted(METRIC_NAMES)} and any key containing "knn". Add the key to '
-            'METRIC_NAMES in tools/model_zoo/collect_results.py.')
-    return [dict(Task=task, Dataset=dataset, Metrics=values)
-            for task, values in by_task.items()]
+def config_differences(zoo: Dict[str, Any], run: Dict[str, Any]) -> List[str]:
+    """``'key: zoo value -> run value'`` for every key outside ``RUN_KEYS`` that differs."""
+    zoo_items, run_items = dict(flat_items(zoo)), dict(flat_items(run))
+    values = {key: (zoo_items.get(key, '(absent)'), run_items.get(key, '(absent)'))
+              for key in sorted(set(zoo_items) | set(run_items))}
+    return [f'{key}: {a!r} -> {b!r}' for key, (a, b) in values.items() if a != b
+            and not any(fnmatch.fnmatchcase(key, pattern) for pattern in RUN_KEYS)]
 
 
 def hardware_from_log(log_text: str) -> str:
     """``'8x NVIDIA A100-SXM4-80GB'`` or ``'CPU, 2 processes'`` from the log header."""
     world = _WORLD_LINE.search(log_text)
     processes = int(world.group(1)) if world else 1
-    cuda = _CUDA_LINE.search(log_text)
     gpus = _GPU_LINE.findall(log_text)
-    if cuda and cuda.group(1) == 'True' and gpus:
-        names = ', '.join(name for _, name in gpus)
-        return f'{processes}x {names}'
+    if 'CUDA available: True' in log_text and gpus:
+        return f'{processes}x ' + ', '.join(name for _, name in gpus)
     return f'CPU, {processes} process' + ('es' if processes > 1 else '')
 
 
-def dataset_type(cfg: Dict[str, Any], kind: str) -> Optional[str]:
-    """The dataset ``type`` of the dataloader that produced ``kind`` metrics."""
-    loader_key = dict(test='test_dataloader', val='val_dataloader',
-                      train='train_dataloader')[kind]
-    dataset = (cfg.get(loader_key) or {}).get('dataset')
-    # unwrap ConcatDataset / RepeatDataset / ClassBalancedDataset
-    while isinstance(dataset, dict) and dataset.get('type') not in DATASET_NAMES:
-        inner = dataset.get('dataset') or (dataset.get('datasets') or [None])[0]
-        if inner is None:
-            break
-        dataset = inner
-    return dataset.get('type') if isinstance(dataset, dict) else None
+def results_from_metrics(kind: str, metrics: Dict[str, float], dataset: str,
+                         knn_k: Optional[int] = None) -> List[Dict[str, Any]]:
+    """Metafile ``Results`` (Task, Dataset, Metrics), one per task, rounded to 4 decimals
+    as mmengine prints them; kNN accuracy names its k."""
+    by_task: Dict[str, Dict[str, float]] = {}
+    for key, value in metrics.items():
+        task, name = (PRETRAIN_TASK, 'Final Loss') if kind == 'train' else \
+            METRIC_NAMES.get(key, (None, None))
+        if task == KNN_TASK and knn_k:
+            name += f' (k={knn_k})'
+        if task:
+            by_task.setdefault(task, {})[name] = round(value, 4)
+    if not by_task:
+        raise ValueError(
+            f'none of the metrics {sorted(metrics)} is known to the model zoo; known: '
+            f'{sorted(METRIC_NAMES)}. Add the key to METRIC_NAMES in '
+            'tools/model_zoo/collect_results.py.')
+    return [dict(Task=task, Dataset=dataset, Metrics=values)
+            for task, values in by_task.items()]
 
 
-def find_config(work_dir: str, run_dir: str) -> str:
-    """The config copy mmengine dumps into the work dir (``<config stem>.py``)."""
-    dumped = sorted(glob.glob(osp.join(work_dir, '*.py')))
-    if len(dumped) == 1:
-        return dumped[0]
-    in_run = osp.join(run_dir, 'vis_data', 'config.py')
-    if not dumped and osp.isfile(in_run):
-        return in_run
-    raise FileNotFoundError(
-        f'cannot tell the config of {work_dir!r}: found {len(dumped)} config copies '
-        f'({[osp.basename(p) for p in dumped]}); pass --name with the model name.')
-
-
-def collect_run(work_dir: str, name: Optional[str] = None,
-                hardware: Optional[str] = None) -> Tuple[str, List[Dict[str, Any]]]:
-    """``(model name, Results entries with their Source)`` of a work dir's newest run."""
-    from mmengine.config import Config
-
-    run_dir = latest_run_dir(work_dir)
-    config_path = find_config(work_dir, run_dir)
-    if name is None:
-        name = osp.splitext(osp.basename(config_path))[0]
-    cfg = Config.fromfile(config_path, import_custom_modules=False)
-    kind, metrics = final_metrics(run_dir)
-    dtype = dataset_type(cfg, kind)
-    dataset = DATASET_NAMES.get(dtype, dtype or 'unknown')
-    logs = sorted(glob.glob(osp.join(run_dir, '*.log')))
-    if hardware is None:
-        if not logs:
-            raise FileNotFoundError(f'{run_dir!r} has no .log to read the hardware from; '
-                                    'pass --hardware.')
-        with open(logs[-1], errors='replace') as f:
-            hardware = hardware_from_log(f.read())
-    stamp = osp.basename(run_dir)
-    source = dict(Config=f'{name}.py', Hardware=hardware,
-                  Date=f'{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}',
-                  Evaluation=dict(test='test set', val='validation set',
-                                  train='last logged training iteration')[kind])
-    results = results_from_metrics(kind, metrics, dataset)
-    for result in results:
-        result['Source'] = dict(source, Measured='with cgh-mm')
-    return name, results
-
-
-def update_metafile(metafile: Dict[str, Any], name: str,
-                    results: Sequence[Dict[str, Any]]) -> None:
-    """Put ``results`` into the model ``name``, replacing those of the same task and dataset."""
+def find_model(metafile: Dict[str, Any], name: str) -> Dict[str, Any]:
     models = metafile.get('Models') or []
     model = next((m for m in models if m.get('Name') == name), None)
     if model is None:
-        raise KeyError(
-            f'the metafile has no model named {name!r} (it has '
-            f'{[m.get("Name") for m in models]}); add an entry whose Name is the '
-            'config stem, or pass --name.')
-    kept = [r for r in (model.get('Results') or [])
-            if not any(r.get('Task') == n['Task'] and r.get('Dataset') == n['Dataset']
-                       for n in results)]
-    model['Results'] = kept + list(results)
+        raise KeyError(f'the metafile has no model named {name!r} (it has '
+                       f'{[m.get("Name") for m in models]}); add an entry whose Name is the '
+                       'config stem, or pass --name.')
+    return model
 
 
-def table_of(model: Dict[str, Any], result: Dict[str, Any]) -> Optional[str]:
-    """README table a result belongs to: kNN results go to ``knn`` whatever the model."""
-    if result.get('Task') == KNN_TASK:
-        return 'knn'
-    return (model.get('Metadata') or {}).get('Benchmark')
+def collect_run(work_dir: str, metafile: Dict[str, Any], name: Optional[str] = None,
+                hardware: Optional[str] = None,
+                root: Optional[str] = None) -> Tuple[str, List[Dict[str, Any]]]:
+    """``(model name, Results with their Source)`` of the newest run of ``work_dir``, or a
+    ValueError naming every reason it is not a finished run of its zoo config (metafile
+    ``Config`` paths are relative to ``root``, default: this repository)."""
+    from mmengine.config import Config
+
+    logs = sorted(glob.glob(osp.join(work_dir, '[0-9]*_[0-9]*', '*.log')))
+    dumped = glob.glob(osp.join(work_dir, '*.py'))
+    if not logs or len(dumped) != 1:
+        raise FileNotFoundError(
+            f'{work_dir!r} is not a work dir of one config: expected its config copy '
+            f'(found {dumped}) and <YYYYMMDD_HHMMSS>/*.log, as mmengine writes them.')
+    with open(logs[-1], errors='replace') as f:
+        log_text = f.read()
+    model = find_model(metafile, name or osp.splitext(osp.basename(dumped[0]))[0])
+    run = Config.fromfile(dumped[0], import_custom_modules=False).to_dict()
+    zoo = Config.fromfile(osp.join(root or ROOT, model['Config']), import_custom_modules=False)
+    amp = (run.get('optim_wrapper') or {}).get('type') == 'AmpOptimWrapper' != \
+        (zoo.get('optim_wrapper') or {}).get('type')
+    if amp:
+        run['optim_wrapper'] = dict(run['optim_wrapper'], type=zoo.optim_wrapper.type)
+        run['optim_wrapper'].pop('loss_scale', None)
+    problems = [f'differs from {model["Config"]}: {d}'
+                for d in config_differences(zoo.to_dict(), run)]
+    kind = None
+    try:
+        kind, metrics = final_metrics(log_text, run)
+    except ValueError as err:
+        problems.append(str(err))
+    world = _WORLD_LINE.search(log_text)
+    batch = int(world.group(1) if world else 1) * (run.get('train_dataloader') or {}).get(
+        'batch_size', 0)
+    expected = (model.get('Metadata') or {}).get('Batch Size')
+    if kind != 'test' and expected and batch != expected:  # a test may run on any count
+        problems.append(f'global batch {batch} (processes x train_dataloader.batch_size), '
+                        f'the metafile states {expected}')
+    stamp = osp.basename(osp.dirname(logs[-1]))
+    if problems:
+        raise ValueError(f'not collected: {work_dir} (run {stamp}) is not a finished run '
+                         f'of {model["Config"]}:\n  - ' + '\n  - '.join(problems))
+    source = dict(Config=osp.basename(model['Config']),
+                  Hardware=(hardware or hardware_from_log(log_text)) + (', AMP' if amp else ''),
+                  Date=f'{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}', Measured='with cgh-mm',
+                  Evaluation=dict(test='test set', val='validation set',
+                                  train='last logged training iteration')[kind])
+    data_key = 'Training Data' if kind == 'train' else 'Evaluation Data'
+    dataset = (model.get('Metadata') or {}).get(data_key)
+    if not dataset:
+        raise KeyError(f'the metafile entry {model["Name"]} needs Metadata: {data_key} to name '
+                       'the dataset of its result.')
+    evaluator = run.get('val_evaluator')
+    results = results_from_metrics(kind, metrics, dataset,
+                                   evaluator.get('k') if isinstance(evaluator, dict) else None)
+    return model['Name'], [dict(result, Source=source) for result in results]
+
+
+def update_metafile(metafile: Dict[str, Any], name: str, results: List[Dict[str, Any]]) -> None:
+    """Put ``results`` into the model ``name``, replacing those of the same task and dataset."""
+    model = find_model(metafile, name)
+    model['Results'] = [r for r in model.get('Results') or [] if not any(
+        (r.get('Task'), r.get('Dataset')) == (n['Task'], n['Dataset']) for n in results)
+    ] + list(results)
 
 
 def render_table(metafile: Dict[str, Any], table: str) -> str:
-    """Markdown table of every model of ``table`` with its measured numbers or
-    "not yet measured"."""
-    rows = []
+    """Markdown table of the models whose ``Metadata.Benchmark`` is ``table`` (``knn``:
+    pretraining models with ``Evaluation Data``, i.e. a kNN monitor), with their results
+    or "not yet measured". The Dataset column is what the results were measured on."""
+    rows, data_key = [], 'Training Data' if table == 'pretraining' else 'Evaluation Data'
     for model in metafile.get('Models') or []:
-        benchmark = (model.get('Metadata') or {}).get('Benchmark')
-        results = [r for r in (model.get('Results') or []) if table_of(model, r) == table]
-        listed = benchmark == table or (table == 'knn' and benchmark == 'pretraining')
-        if listed or results:
+        meta = model.get('Metadata') or {}
+        results = [r for r in model.get('Results') or []
+                   if (r.get('Task') == KNN_TASK) == (table == 'knn')]
+        if results or meta.get('Benchmark') == table or table == 'knn' and meta.get(
+                'Benchmark') == 'pretraining' and meta.get(data_key):
             rows.append((model, results))
-    columns: List[str] = []
-    for _, results in rows:
-        for result in results:
-            columns += [m for m in result['Metrics'] if m not in columns]
+    columns = list(dict.fromkeys(c for _, rs in rows for r in rs for c in r['Metrics']))
     header = ['Model', 'Dataset'] + (columns or ['Result']) + ['Source']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)]
     for model, results in rows:
-        link = f"[{model['Name']}](../../{model['Config']})" if model.get('Config') \
-            else model['Name']
-        if not results:
-            cells = ['not yet measured'] * max(1, len(columns))
-            data = (model.get('Metadata') or {}).get('Training Data', '—')
-            lines.append('| ' + ' | '.join([link, data] + cells + ['—']) + ' |')
-            continue
-        metrics: Dict[str, Any] = {}
-        for result in results:
-            metrics.update(result['Metrics'])
-        src = results[-1].get('Source') or {}
-        source = (f"measured with cgh-mm, {src.get('Hardware', '?')}, "
-                  f"{src.get('Date', '?')}, {src.get('Evaluation', '?')}")
-        cells = [f'{metrics[c]:.4g}' if isinstance(metrics.get(c), float) else
-                 str(metrics.get(c, '—')) for c in (columns or ['Result'])]
-        dataset = ', '.join(dict.fromkeys(r['Dataset'] for r in results))
+        metrics = {k: v for r in results for k, v in r['Metrics'].items()}
+        cells = [f'{metrics[c]:.4g}' if c in metrics else
+                 '—' if results else 'not yet measured' for c in columns or ['Result']]
+        src = results[-1]['Source'] if results else {}
+        source = (f"measured with cgh-mm, {src['Hardware']}, {src['Date']}, "
+                  f"{src['Evaluation']}" if src else '—')
+        dataset = ', '.join(dict.fromkeys(r['Dataset'] for r in results)) or \
+            (model.get('Metadata') or {}).get(data_key, '—')
+        link = f"[{model['Name']}](../../{model['Config']})"
         lines.append('| ' + ' | '.join([link, dataset] + cells + [source]) + ' |')
     if not rows:
-        lines.append('| ' + ' | '.join(['not yet measured'] + ['—'] * (len(header) - 1))
-                     + ' |')
+        lines.append('| ' + ' | '.join(['not yet measured'] + ['—'] * (len(header) - 1)) + ' |')
     return '\n'.join(lines)
 
 
@@ -337,37 +262,31 @@ def update_readme(text: str, metafile: Dict[str, Any]) -> str:
         lambda m: m.group(1) + render_table(metafile, m.group(2)) + '\n' + m.group(4), text)
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def main(argv: Optional[List[str]] = None) -> None:
+    from cgh_mm.utils.checkpoint import write_file_atomically
+
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dirs', nargs='+', help='work dirs of finished runs')
-    parser.add_argument('--metafile', default=DEFAULT_METAFILE)
-    parser.add_argument('--readme', default=DEFAULT_README)
-    parser.add_argument('--name', help='model name (default: the config stem); only '
-                        'with a single work dir')
+    parser.add_argument('--metafile', default=osp.join(ROOT, 'configs/cgh/metafile.yml'))
+    parser.add_argument('--readme', default=osp.join(ROOT, 'configs/cgh/README.md'))
+    parser.add_argument('--name', help='model name (default: the config stem); one work dir')
     parser.add_argument('--hardware', help='hardware to record (default: from the log)')
     args = parser.parse_args(argv)
     if args.name and len(args.work_dirs) > 1:
         parser.error('--name applies to one work dir; run the tool once per run.')
-    return args
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    from cgh_mm.utils.checkpoint import write_file_atomically
-
-    args = parse_args(argv)
     with open(args.metafile) as f:
         metafile = yaml.safe_load(f)
     for work_dir in args.work_dirs:
-        name, results = collect_run(work_dir, name=args.name, hardware=args.hardware)
+        name, results = collect_run(work_dir, metafile, args.name, args.hardware)
         update_metafile(metafile, name, results)
         for result in results:
             print(f"{name}: {result['Task']} on {result['Dataset']}: {result['Metrics']} "
                   f"({result['Source']['Hardware']}, {result['Source']['Date']})")
     with open(args.readme) as f:
-        readme = f.read()
+        readme = update_readme(f.read(), metafile)
     write_file_atomically(
         args.metafile, yaml.safe_dump(metafile, sort_keys=False, allow_unicode=True).encode())
-    write_file_atomically(args.readme, update_readme(readme, metafile).encode())
+    write_file_atomically(args.readme, readme.encode())
     print(f'updated {args.metafile} and {args.readme}')
 
 

@@ -3,7 +3,6 @@
     python tools/model_zoo/draw_cgh_diagram.py [--out docs/figures/cgh_method.png]
 """
 import argparse
-import os
 import os.path as osp
 from typing import Optional, Sequence
 
@@ -12,6 +11,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+from mmengine.utils import mkdir_or_exist  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_OUT = osp.join(ROOT, 'docs', 'figures', 'cgh_method.png')
@@ -27,9 +27,9 @@ def box(ax, x: float, y: float, w: float, h: float, text: str, color: str,
     ax.text(x + w / 2, y + h / 2, text, ha='center', va='center', fontsize=fontsize)
 
 
-def arrow(ax, start, end, style: str = '-|>', color: str = '#444444',
-          linestyle: str = '-', rad: float = 0.0) -> None:
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=11,
+def arrow(ax, start, end, color: str = '#444444', linestyle: str = '-',
+          rad: float = 0.0) -> None:
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle='-|>', mutation_scale=11,
                                  color=color, linestyle=linestyle, linewidth=1.2,
                                  connectionstyle=f'arc3,rad={rad}'))
 
@@ -37,8 +37,7 @@ def arrow(ax, start, end, style: str = '-|>', color: str = '#444444',
 def draw(out_path: str) -> str:
     """Render the diagram to ``out_path`` (PNG) and return the path."""
     fig, ax = plt.subplots(figsize=(12, 6.2))
-    ax.set_xlim(0, 12)
-    ax.set_ylim(0, 6.2)
+    ax.set(xlim=(0, 12), ylim=(0, 6.2))
     ax.axis('off')
 
     # rows: student at the top, teacher (EMA) at the bottom
@@ -66,23 +65,21 @@ def draw(out_path: str) -> str:
     arrow(ax, (6.3, 0.9), (6.9, 2.2), linestyle=':', rad=0.3)
     ax.text(6.35, 1.2, 'enqueue', fontsize=7, rotation=45)
 
-    # relations: softmax over the queue
-    box(ax, 9.0, 5.15, 2.8, 0.55, 'student global relation  q_g Q_g / 0.1', STUDENT, 8)
-    box(ax, 9.0, 4.35, 2.8, 0.55, 'student hyper relation  q_h Q_h / 0.08', STUDENT, 8)
-    box(ax, 9.0, 1.45, 2.8, 0.55, 'teacher global relation  k_g Q_g / 0.04', TEACHER, 8)
-    box(ax, 9.0, 0.65, 2.8, 0.55, 'teacher hyper relation  k_h Q_h / 0.08', TEACHER, 8)
-    arrow(ax, (6.3, 5.45), (9.0, 5.42))
-    arrow(ax, (6.3, 4.55), (9.0, 4.62))
-    arrow(ax, (6.3, 1.75), (9.0, 1.72))
-    arrow(ax, (6.3, 0.95), (9.0, 0.92))
+    # relations: softmax over the queue; (box y, arrow start y, text, colour)
+    for y, start, text, color in (
+            (5.15, 5.45, 'student global relation  q_g Q_g / 0.1', STUDENT),
+            (4.35, 4.55, 'student hyper relation  q_h Q_h / 0.08', STUDENT),
+            (1.45, 1.75, 'teacher global relation  k_g Q_g / 0.04', TEACHER),
+            (0.65, 0.95, 'teacher hyper relation  k_h Q_h / 0.08', TEACHER)):
+        box(ax, 9.0, y, 2.8, 0.55, text, color, 8)
+        arrow(ax, (6.3, start), (9.0, y + 0.27))
     arrow(ax, (8.6, 3.05), (9.0, 5.15), color='#888888', rad=-0.2)
     arrow(ax, (8.6, 2.35), (9.0, 1.2), color='#888888', rad=0.2)
 
     # the cross-context losses
-    box(ax, 9.1, 2.55, 1.3, 1.2, 'loss_hyper\nCE(teacher\nglobal ->\nstudent hyper)',
-        LOSS, 7)
-    box(ax, 10.5, 2.55, 1.3, 1.2, 'loss_global\nCE(teacher\nhyper ->\nstudent global)',
-        LOSS, 7)
+    for x, text in ((9.1, 'loss_hyper\nCE(teacher\nglobal ->\nstudent hyper)'),
+                    (10.5, 'loss_global\nCE(teacher\nhyper ->\nstudent global)')):
+        box(ax, x, 2.55, 1.3, 1.2, text, LOSS, 7)
     arrow(ax, (9.6, 2.0), (9.7, 2.55), color='#b45f06')
     arrow(ax, (9.7, 4.35), (9.75, 3.75), color='#b45f06')
     arrow(ax, (11.3, 1.2), (11.2, 2.55), color='#b45f06', rad=0.2)
@@ -93,7 +90,7 @@ def draw(out_path: str) -> str:
     fig.text(0.5, 0.01, 'Loss = 0.5 * loss_hyper + 0.5 * loss_global, after an InfoNCE '
              'warm-up of 5 epochs (both queues, temperature 0.2). Gradients reach the '
              'student only.', ha='center', fontsize=8)
-    os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
+    mkdir_or_exist(osp.dirname(osp.abspath(out_path)))
     fig.savefig(out_path, dpi=120, bbox_inches='tight')
     plt.close(fig)
     return out_path
@@ -102,8 +99,7 @@ def draw(out_path: str) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default=DEFAULT_OUT, help='PNG to write')
-    args = parser.parse_args(argv)
-    print(draw(args.out))
+    print(draw(parser.parse_args(argv).out))
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
-"""The launch script end to end on CPU: convert the teacher, torchrun one process,
-train an mmseg FCN for two iterations from the converted file."""
+"""The fine-tuning launch script: end to end on CPU (convert the teacher, torchrun one
+process, train an mmseg FCN for two iterations from the converted file), and how it
+passes the backbone path through mmengine's --cfg-options, which deletes spaces."""
 import os
 import os.path as osp
 import subprocess
@@ -9,6 +10,9 @@ import torch
 
 from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
 from tests.test_benchmarks.runner_utils import write_voc_segmentation
+
+from ..dist_helpers import free_port
+from ..test_launch_env import STUB
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
 SCRIPT = osp.join(REPO, 'tools', 'benchmarks', 'mmsegmentation', 'dist_train.sh')
@@ -47,7 +51,7 @@ def test_dist_train_converts_teacher_and_trains(tmp_path):
     write_voc_segmentation(data_root)
     work_dir = tmp_path / 'work'
 
-    env = dict(os.environ, CONVERT_ARGS='--teacher', WORK_DIR=str(work_dir), PORT='29631',
+    env = dict(os.environ, CONVERT_ARGS='--teacher', WORK_DIR=str(work_dir), PORT=str(free_port()),
                PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
     result = subprocess.run(
         ['bash', SCRIPT, CONFIG, str(tmp_path / 'cgh_r50.pth'), '1',
@@ -61,5 +65,28 @@ def test_dist_train_converts_teacher_and_trains(tmp_path):
                if k.startswith('teacher.module.backbone.')}
     assert set(backbone['state_dict']) == set(teacher)
     assert all(torch.equal(backbone['state_dict'][k], v) for k, v in teacher.items())
-    assert f'from path: {work_dir / "backbone.pth"}' in log  # the runner loaded that file
+    # the runner loaded that file, named relative to the current folder
+    assert 'from path: work/backbone.pth' in log
     assert 'Iter(train) [2/2]' in log
+
+
+def test_backbone_path_with_spaces_is_made_relative_or_refused(tmp_path):
+    cwd = tmp_path / 'my runs'
+    cwd.mkdir()
+    python = tmp_path / 'python'
+    python.write_text(STUB)
+    python.chmod(0o755)
+    env = dict(os.environ, PYTHON=str(python), CALLS=str(tmp_path / 'calls.txt'))
+
+    env['WORK_DIR'] = str(cwd / 'fcn')  # absolute, below the current folder
+    subprocess.run(['bash', SCRIPT, CONFIG, 'cgh.pth', '1'], cwd=cwd, env=env, check=True,
+                   capture_output=True, timeout=60)
+    calls = (tmp_path / 'calls.txt').read_text()
+    assert '\ncgh.pth\nfcn/backbone.pth\n--format\nopenmmlab\n' in calls
+    assert '\n--cfg-options\nmodel.backbone.init_cfg.checkpoint=fcn/backbone.pth\n' in calls
+
+    env['WORK_DIR'] = str(tmp_path / 'fcn runs')  # outside the current folder
+    proc = subprocess.run(['bash', SCRIPT, CONFIG, 'cgh.pth', '1'], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and 'Set WORK_DIR to a path without spaces' in proc.stderr
+    assert f'{tmp_path}/fcn runs/backbone.pth' in proc.stderr

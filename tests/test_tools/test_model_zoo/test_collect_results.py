@@ -1,145 +1,225 @@
-"""collect_results.py on a real (short) mmengine run and on hand-written logs."""
-import glob
+"""collect_results.py: only finished runs of exactly the zoo config are collected.
+
+One real (two-iteration) run of a tiny zoo config; killed, overridden and resumed
+variants are copies of its work dir, edited as such runs would have left them.
+"""
 import json
+import os
 import os.path as osp
 import shutil
 import uuid
 
 import pytest
+import torch
 import yaml
 from mmengine.config import Config
 from mmengine.runner import Runner
 from modelindex.load_model_index import load
 
+from tools.model_zoo import collect_results
 from tools.model_zoo.collect_results import (
     collect_run,
+    config_differences,
     final_metrics,
     hardware_from_log,
     main,
-    read_log_metrics,
     results_from_metrics,
     update_metafile,
     update_readme,
 )
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-TINY = 'cgh_resnet18_1xb16-2e_synthetic'
+NAME = 'cgh_tiny_1xb8'
+# The synthetic smoke config at 2 iterations: 16 images, batch 8, queues of 16 (one
+# refill = 2 iterations = the one-epoch warm-up, as CGHHealthHook requires).
+TINY_CONFIG = f'''
+_base_ = [{osp.join(ROOT, 'configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py')!r}]
+model = dict(queue_len=16)
+train_dataloader = dict(batch_size=8, dataset=dict(num_images=16))
+train_cfg = dict(max_epochs=1)
+'''
+README = ''.join(f'## {t}\n<!-- results:{t}:start -->\n<!-- results:{t}:end -->\n'
+                 for t in ('pretraining', 'knn'))
+
+
+def tiny_metafile(batch_size=8):
+    return {'Collections': [{'Name': 'CGH'}], 'Models': [{
+        'Name': NAME, 'In Collection': 'CGH', 'Config': f'configs/{NAME}.py',
+        'Metadata': {'Benchmark': 'pretraining', 'Batch Size': batch_size,
+                     'Training Data': 'Synthetic images'}}]}
 
 
 @pytest.fixture(scope='module')
-def finished_run(tmp_path_factory):
-    """Work dir of one epoch (2 iterations) of the tiny synthetic config at 32 px."""
-    work_dir = tmp_path_factory.mktemp('runs') / TINY
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'cgh', f'{TINY}.py'))
-    cfg.work_dir = str(work_dir)
-    # unique: mmengine keys loggers and visualizers by experiment name
-    cfg.experiment_name = f'{TINY}_{uuid.uuid4().hex}'
-    cfg.train_cfg.max_epochs = 1
-    cfg.train_dataloader.dataset.num_images = 32
-    cfg.train_dataloader.dataset.image_size = 32
-    for view in cfg.train_dataloader.dataset.pipeline[0].transforms:
-        view[0].scale = 32
+def zoo(tmp_path_factory):
+    """(repository root of a one-model zoo, work dir of a finished run of its config)."""
+    root = tmp_path_factory.mktemp('zoo')
+    (root / 'configs').mkdir()
+    (root / 'configs' / f'{NAME}.py').write_text(TINY_CONFIG)
+    cfg = Config.fromfile(str(root / 'configs' / f'{NAME}.py'))
+    cfg.work_dir = str(root / 'work_dirs' / NAME)
+    cfg.experiment_name = f'{NAME}_{uuid.uuid4().hex}'  # mmengine keys loggers by name
     Runner.from_cfg(cfg).train()
-    return str(work_dir)
+    return root, cfg.work_dir
 
 
-@pytest.fixture
-def zoo_copy(tmp_path):
-    """Copies of the repository's metafile and README, so the test edits neither."""
-    metafile = tmp_path / 'metafile.yml'
-    readme = tmp_path / 'README.md'
-    shutil.copy(osp.join(ROOT, 'configs', 'cgh', 'metafile.yml'), metafile)
-    shutil.copy(osp.join(ROOT, 'configs', 'cgh', 'README.md'), readme)
-    return str(metafile), str(readme)
+def variant(zoo, tmp_path, edit_config=None, edit_log=None):
+    """A copy of the finished run's work dir, its config copy or log edited."""
+    work_dir = str(tmp_path / NAME)
+    shutil.copytree(zoo[1], work_dir, ignore=shutil.ignore_patterns('*.pth'))
+    if edit_config:
+        dumped = osp.join(work_dir, f'{NAME}.py')
+        cfg = Config.fromfile(dumped)
+        edit_config(cfg)
+        cfg.dump(dumped)
+    if edit_log:
+        (log, ) = [osp.join(d, f) for d, _, fs in os.walk(work_dir)
+                   for f in fs if f.endswith('.log')]
+        with open(log) as f:
+            text = f.read()
+        with open(log, 'w') as f:
+            f.write(edit_log(text))
+    return work_dir
 
 
-def last_logged_loss(work_dir):
-    (run_dir, ) = glob.glob(osp.join(work_dir, '2*'))
-    with open(osp.join(run_dir, 'vis_data', 'scalars.json')) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    return [r['loss'] for r in records if 'loss' in r][-1], osp.basename(run_dir)
+def test_finished_run_of_the_zoo_config_is_collected(zoo, tmp_path, monkeypatch):
+    root, work_dir = zoo
+    (scalars, ) = [osp.join(d, f) for d, _, fs in os.walk(work_dir)
+                   for f in fs if f == 'scalars.json']
+    with open(scalars) as f:
+        loss = [json.loads(line)['loss'] for line in f if '"loss"' in line][-1]
+    stamp = osp.basename(osp.dirname(osp.dirname(scalars)))
 
-
-def test_real_run_goes_into_metafile_and_readme(finished_run, zoo_copy):
-    metafile, readme = zoo_copy
-    loss, stamp = last_logged_loss(finished_run)
-    date = f'{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}'
-
-    name, results = collect_run(finished_run)
-    assert name == TINY
-    (result, ) = results
+    name, (result, ) = collect_run(work_dir, tiny_metafile(), root=str(root))
+    assert name == NAME
     assert result['Task'] == 'Self-Supervised Pre-training'
     assert result['Dataset'] == 'Synthetic images'
     assert result['Metrics'] == {'Final Loss': round(loss, 4)}
-    assert result['Source']['Hardware'] == 'CPU, 1 process'
-    assert result['Source']['Date'] == date
-    assert result['Source']['Config'] == f'{TINY}.py'
+    assert result['Source'] == dict(
+        Config=f'{NAME}.py', Hardware='CPU, 1 process', Measured='with cgh-mm',
+        Date=f'{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}',
+        Evaluation='last logged training iteration')
 
-    with open(metafile) as f:
-        before = {m['Name']: m for m in yaml.safe_load(f)['Models']}
-    main([finished_run, '--metafile', metafile, '--readme', readme])
-    main([finished_run, '--metafile', metafile, '--readme', readme])  # idempotent
-    with open(metafile) as f:
-        models = {m['Name']: m for m in yaml.safe_load(f)['Models']}
-    assert models[TINY]['Results'] == [result]
-    # every other model keeps exactly the results it had
-    assert all(m.get('Results') == before[n].get('Results')
-               for n, m in models.items() if n != TINY)
-
-    with open(readme) as f:
-        text = f.read()
-    block = text.split('<!-- results:pretraining:start -->')[1].split(
-        '<!-- results:pretraining:end -->')[0]
-    (row, ) = [line for line in block.splitlines() if TINY in line]
-    assert f'{round(loss, 4):.4g}' in row and date in row and 'CPU, 1 process' in row
-    assert 'not yet measured' in block  # the ImageNet configs have no run
-    assert text.count('<!-- results:pretraining:start -->') == 1
-
-    # mim-style tooling still reads the written metafile
-    index = load(metafile)
-    tiny = next(m for m in index.models if m.name == TINY)
-    assert tiny.results[0].metrics == {'Final Loss': round(loss, 4)}
+    # the command line writes metafile and README, twice without change
+    metafile, readme = tmp_path / 'metafile.yml', tmp_path / 'README.md'
+    metafile.write_text(yaml.safe_dump(tiny_metafile(), sort_keys=False))
+    readme.write_text(README)
+    monkeypatch.setattr(collect_results, 'ROOT', str(root))
+    for _ in range(2):
+        main([work_dir, '--metafile', str(metafile), '--readme', str(readme)])
+    assert yaml.safe_load(metafile.read_text())['Models'][0]['Results'] == [result]
+    (row, ) = [line for line in readme.read_text().splitlines() if NAME in line]
+    assert f'{round(loss, 4):.4g}' in row and 'CPU, 1 process' in row
+    assert 'not yet measured' in readme.read_text()  # the kNN table: no kNN monitor
+    # mim's reader (model-index) still reads the written metafile
+    (model, ) = load(str(metafile)).models
+    assert model.results[0].metrics == {'Final Loss': round(loss, 4)}
 
 
-def test_scalars_json_evaluation_record_wins_over_training_loss(tmp_path):
-    run_dir = tmp_path / '20250301_120000'
-    (run_dir / 'vis_data').mkdir(parents=True)
-    records = [
-        {'lr': 0.3, 'loss': 6.9, 'time': 0.5, 'data_time': 0.1, 'epoch': 1, 'iter': 10,
-         'step': 10},
-        {'accuracy/top1': 41.25, 'accuracy/top5': 70.5, 'data_time': 0.02, 'time': 0.1,
-         'step': 1},
-        {'lr': 0.1, 'loss': 3.2, 'time': 0.5, 'data_time': 0.1, 'epoch': 2, 'iter': 20,
-         'step': 20},
-        {'accuracy/top1': 55.123456, 'accuracy/top5': 80.0, 'data_time': 0.02, 'time': 0.1,
-         'step': 2},
-    ]
-    (run_dir / 'vis_data' / 'scalars.json').write_text(
-        '\n'.join(json.dumps(r) for r in records) + '\n')
-    kind, metrics = final_metrics(str(run_dir))
-    assert kind == 'val'
-    assert metrics == {'accuracy/top1': 55.123456, 'accuracy/top5': 80.0}
-    (result, ) = results_from_metrics(kind, metrics, 'ImageNet-1k')
-    assert result == dict(Task='Image Classification', Dataset='ImageNet-1k',
-                          Metrics={'Top 1 Accuracy': 55.1235, 'Top 5 Accuracy': 80.0})
+def test_killed_run_is_refused_and_nothing_is_written(zoo, tmp_path, monkeypatch):
+    """SIGKILL before the end: the log stops before the last checkpoint."""
+    work_dir = variant(zoo, tmp_path, edit_log=lambda t: t[:t.index('Saving checkpoint')])
+    with pytest.raises(ValueError, match=r'unfinished: the log has no "Saving checkpoint at '
+                       r'1 epochs"'):
+        collect_run(work_dir, tiny_metafile(), root=str(zoo[0]))
+    metafile, readme = tmp_path / 'metafile.yml', tmp_path / 'README.md'
+    metafile.write_text(yaml.safe_dump(tiny_metafile(), sort_keys=False))
+    readme.write_text(README)
+    monkeypatch.setattr(collect_results, 'ROOT', str(zoo[0]))
+    with pytest.raises(ValueError, match='not collected'):
+        main([work_dir, '--metafile', str(metafile), '--readme', str(readme)])
+    assert yaml.safe_load(metafile.read_text()) == tiny_metafile()
+    assert readme.read_text() == README
 
 
-def test_log_test_lines_win_and_tasks_split(tmp_path):
-    run_dir = tmp_path / '20250301_120000'
-    run_dir.mkdir()
-    (run_dir / '20250301_120000.log').write_text(
-        '2025/03/01 12:00:00 - mmengine - INFO - Iter(val) [10/10]    coco/bbox_mAP: 0.1000'
-        '  data_time: 0.0100  time: 0.2000\n'
-        '2025/03/01 13:00:00 - mmengine - INFO - Epoch(test) [10/10]    coco/bbox_mAP: 0.3810'
-        '  coco/bbox_mAP_50: 0.5900  coco/segm_mAP: 0.3320  data_time: 0.0100  time: 0.2000\n')
-    kind, metrics = final_metrics(str(run_dir))
-    assert kind == 'test'
-    assert metrics == {'coco/bbox_mAP': 0.381, 'coco/bbox_mAP_50': 0.59, 'coco/segm_mAP': 0.332}
-    results = results_from_metrics(kind, metrics, 'COCO')
-    assert {r['Task']: r['Metrics'] for r in results} == {
+def test_smoke_run_with_overrides_is_refused_naming_each_key(zoo, tmp_path):
+    def smoke(cfg):
+        cfg.train_dataloader.dataset.num_images = 8
+        cfg.train_cfg.max_epochs = 3
+
+    with pytest.raises(ValueError) as err:
+        collect_run(variant(zoo, tmp_path, smoke), tiny_metafile(), root=str(zoo[0]))
+    message = str(err.value)
+    assert 'train_dataloader.dataset.num_images: 16 -> 8' in message
+    assert 'train_cfg.max_epochs: 1 -> 3' in message
+    assert 'Saving checkpoint at 3 epochs' in message  # and it did not finish its own
+
+
+def test_per_run_keys_and_amp_are_accepted(zoo, tmp_path):
+    def relaunched(cfg):
+        cfg.work_dir, cfg.launcher, cfg.resume = '/elsewhere', 'pytorch', True
+        cfg.load_from = '/elsewhere/epoch_1.pth'
+        cfg.visualizer.vis_backends.append(dict(type='TensorboardVisBackend'))
+        cfg.env_cfg.dist_cfg = dict(backend='gloo')
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
+        cfg.optim_wrapper.type, cfg.optim_wrapper.loss_scale = 'AmpOptimWrapper', 'dynamic'
+
+    _, (result, ) = collect_run(variant(zoo, tmp_path, relaunched), tiny_metafile(),
+                                root=str(zoo[0]))
+    assert result['Source']['Hardware'] == 'CPU, 1 process, AMP'
+
+
+def test_global_batch_must_be_the_metafiles(zoo):
+    with pytest.raises(ValueError, match='global batch 8 .* the metafile states 16'):
+        collect_run(zoo[1], tiny_metafile(batch_size=16), root=str(zoo[0]))
+
+
+def test_config_differences_ignore_only_run_keys():
+    zoo = dict(model=dict(queue_len=16, backbone=dict(init_cfg=dict(
+        type='Pretrained', checkpoint='a.pth'))), work_dir='a', custom_hooks=[])
+    run = dict(model=dict(queue_len=16, backbone=dict(init_cfg=dict(
+        type='Pretrained', checkpoint='work_dirs/x/backbone.pth'))), work_dir='b',
+        launcher='slurm', custom_hooks=[])
+    assert config_differences(zoo, run) == []
+    run['model']['queue_len'], run['custom_hooks'] = 32, [dict(type='X')]
+    run['model']['backbone']['init_cfg']['type'] = 'StrictPretrained'
+    assert config_differences(zoo, run) == [
+        "custom_hooks: [] -> '(absent)'", "custom_hooks.0.type: '(absent)' -> 'X'",
+        "model.backbone.init_cfg.type: 'Pretrained' -> 'StrictPretrained'",
+        'model.queue_len: 16 -> 32']
+
+
+ITER_CFG = dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=24000))
+TRAIN = ('2025/03/01 12:00:00 - mmengine - INFO - Iter(train) [{0}/24000]  base_lr: 2.0e-02 '
+         'lr: 2.0e-02  eta: 0:00:01  time: 0.5000  data_time: 0.0100  loss: 0.5000\n')
+SAVED = '2025/03/01 12:00:01 - mmengine - INFO - Saving checkpoint at {0} iterations\n'
+VAL = ('2025/03/01 12:00:02 - mmengine - INFO - Iter(val) [4952/4952]    pascal_voc/mAP: '
+       '{0}  pascal_voc/AP50: {0}  data_time: 0.0100  time: 0.2000\n')
+
+
+def test_evaluation_must_follow_the_last_iteration():
+    done = TRAIN.format(22000) + SAVED.format(22000) + VAL.format('0.7000') + \
+        TRAIN.format(24000) + SAVED.format(24000) + VAL.format('0.8000')
+    assert final_metrics(done, ITER_CFG) == (
+        'val', {'pascal_voc/mAP': 0.8, 'pascal_voc/AP50': 0.8})
+    cut = done[:done.rindex('Iter(val)')]  # killed during the last evaluation
+    with pytest.raises(ValueError, match='no evaluation logged after "Saving checkpoint at '
+                       '24000 iterations"'):
+        final_metrics(cut, ITER_CFG)
+    smoke = TRAIN.format(3) + SAVED.format(3) + VAL.format('0.0000')
+    with pytest.raises(ValueError, match='no "Saving checkpoint at 24000 iterations"'):
+        final_metrics(smoke, ITER_CFG)
+
+
+def test_test_run_counts_only_for_the_final_checkpoint(tmp_path):
+    log = ('2025/03/01 13:00:00 - mmengine - INFO - Epoch(test) [10/10]    coco/bbox_mAP: '
+           '0.3810  coco/bbox_mAP_50: 0.5900  coco/segm_mAP: 0.3320  time: 0.2000\n')
+    cfg = dict(train_cfg=dict(max_epochs=12), load_from=str(tmp_path / 'epoch.pth'))
+    torch.save(dict(meta=dict(epoch=12, iter=90000), state_dict={}), cfg['load_from'])
+    kind, metrics = final_metrics(log, cfg)
+    assert (kind, metrics) == ('test', {'coco/bbox_mAP': 0.381, 'coco/bbox_mAP_50': 0.59,
+                                        'coco/segm_mAP': 0.332})
+    assert {r['Task']: r['Metrics'] for r in results_from_metrics(kind, metrics, 'COCO')} == {
         'Object Detection': {'box AP': 0.381, 'box AP50': 0.59},
         'Instance Segmentation': {'mask AP': 0.332}}
-    assert read_log_metrics(str(run_dir / '20250301_120000.log'))[0][0] == 'val'
+    torch.save(dict(meta=dict(epoch=6, iter=45000), state_dict={}), cfg['load_from'])
+    with pytest.raises(ValueError, match='is from epoch 6, the schedule ends at 12'):
+        final_metrics(log, cfg)
+
+
+def test_knn_results_name_their_k():
+    (result, ) = results_from_metrics('val', {'knn/top1': 77.95123}, 'Fashion-MNIST', 20)
+    assert result == dict(Task='kNN Classification', Dataset='Fashion-MNIST',
+                          Metrics={'kNN Top 1 Accuracy (k=20)': 77.9512})
 
 
 def test_hardware_from_a_gpu_log_header():
@@ -150,11 +230,11 @@ def test_hardware_from_a_gpu_log_header():
         'CPU, 2 processes'
 
 
-def test_errors_name_the_problem(tmp_path, zoo_copy):
-    with pytest.raises(FileNotFoundError, match='no finished run'):
-        collect_run(str(tmp_path))
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match='not a work dir of one config'):
+        collect_run(str(tmp_path), tiny_metafile())
     with pytest.raises(KeyError, match='no_such_config'):
-        update_metafile({'Models': [{'Name': TINY}]}, 'no_such_config', [])
+        update_metafile(tiny_metafile(), 'no_such_config', [])
     with pytest.raises(ValueError, match='markers'):
         update_readme('# no tables here\n', {'Models': []})
     with pytest.raises(ValueError, match='METRIC_NAMES'):

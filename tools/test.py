@@ -1,19 +1,19 @@
 """Test (evaluate) a checkpoint with an mmengine Runner, as mmpretrain's tools/test.py.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] \
-        [--out-item metrics|pred] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--out-item metrics|pred] [--amp] [--cfg-options k=v ...] [--launcher ...]
 
 The config needs ``test_dataloader``, ``test_cfg`` and ``test_evaluator`` (a
 downstream config, e.g. a linear probe); a pretraining config has none.
 """
 import argparse
-import os.path as osp
 
 import mmengine
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
+from cgh_mm.utils import check_checkpoint_file
 from cgh_mm.utils.launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed
 
 
@@ -25,9 +25,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='file to write predictions or metrics to (.pkl/.json)')
     parser.add_argument('--out-item', choices=['metrics', 'pred'],
                         help='what --out holds (default: predictions)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs, e.g. test_dataloader.batch_size=64')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs (no spaces)')
     parser.add_argument('--amp', action='store_true', help='mixed precision test')
     args = parse_launch_args(parser)
     if args.out is None and args.out_item is not None:
@@ -44,9 +43,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                if cfg.get(key, None) is None]
     if missing:
         raise ValueError(
-            f'{args.config} has no {", ".join(missing)}: tools/test.py evaluates '
-            'downstream configs (e.g. a linear probe). Use a config that defines them, '
-            'or add them with --cfg-options.')
+            f'{args.config} has no {", ".join(missing)}: tools/test.py evaluates downstream '
+            'configs (e.g. a linear probe). Use a config that defines them.')
     if args.amp:
         cfg.test_cfg.fp16 = True
     return cfg
@@ -54,12 +52,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    check_checkpoint_file(args.checkpoint)
     cfg = merge_args(Config.fromfile(args.config), args)
-
     prepare_cpu_distributed(cfg, args.launcher)
-
     runner = Runner.from_cfg(cfg)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))

@@ -2,30 +2,36 @@
 import argparse
 import os
 import os.path as osp
-from typing import Any, List, Optional
+import sys
+from typing import Any, List
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 
 def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Add ``--launcher`` and the ``--local-rank`` that torchrun passes to old-style
-    scripts, parse the command line, and export ``LOCAL_RANK`` for mmengine."""
+    """Add ``--launcher`` and torchrun's ``--local-rank``, parse the command line,
+    export ``LOCAL_RANK`` for mmengine, and refuse ``--cfg-options`` values with
+    spaces in paths, which mmengine's DictAction would silently drop."""
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    spaced = [arg for arg in sys.argv[1:] if not arg.startswith('-') and '=' in arg
+              and ' ' in arg.split('=', 1)[1] and '/' in arg.split('=', 1)[1]]
+    if spaced:
+        parser.error(f'--cfg-options {spaced[0]!r}: mmengine removes every space from '
+                     'option values, so this path would not be found. Use a path without '
+                     'spaces, e.g. a symbolic link: ln -s "PATH WITH SPACES" /tmp/ckpt.pth')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
 def apply_launch_args(cfg: Config, args: argparse.Namespace) -> None:
-    """Launcher and work dir of a run from its parsed arguments.
-
-    The work dir is ``--work-dir``, else the config's, else
-    ``./work_dirs/<config name>`` (mmpretrain's rule).
-    """
+    """Launcher and work dir: ``--work-dir``, else the config's, else
+    ``./work_dirs/<config name>`` (mmpretrain's rule)."""
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -33,72 +39,51 @@ def apply_launch_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
 
-def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
-    """Make ``--launcher pytorch`` work on machines without a GPU.
+def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Make ``--launcher pytorch`` work on machines without a GPU, and say so.
 
-    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` whatever the backend,
-    which fails without a GPU. When no GPU is visible, the gloo process group is
-    created here from the torchrun environment (mmengine then skips its own
-    init), and DDP is told not to pin the module to a device.
-
-    Returns True when it set up CPU distributed training.
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` whatever the
+    backend. Without a GPU the gloo process group is created here from the
+    torchrun environment (mmengine then skips its own), and DDP gets no device.
     """
     if launcher != 'pytorch' or torch.cuda.is_available():
-        return False
+        return
     missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
                if k not in os.environ]
     if missing:
-        raise RuntimeError(
-            f'--launcher pytorch needs the torchrun environment, missing {missing}. '
-            'Start the job with tools/dist_train.sh (torchrun) or set them yourself.')
-    # Only what builds modules counts: base configs (mmseg's) also keep a top-level
-    # `norm_cfg` variable that is no longer used once the model dict is written.
+        raise RuntimeError(f'--launcher pytorch needs the torchrun environment, missing '
+                           f'{missing}. Start the job with tools/dist_train.sh (torchrun).')
+    # Only what builds modules counts: mmseg's bases keep an unused top-level norm_cfg.
     sync_bn = find_sync_bn(dict(model=cfg.get('model', {}), sync_bn=cfg.get('sync_bn')))
     if sync_bn:
         raise RuntimeError(
-            'SyncBN does not work under DDP on CPU (no GPU is visible), but the config '
-            f'asks for it at: {", ".join(sync_bn)}. Use plain BN for a CPU run, e.g. '
-            + ' '.join(_bn_override(key) for key in sync_bn)
+            'SyncBN does not work under DDP on CPU (no GPU is visible), but the config asks '
+            f'for it at: {", ".join(sync_bn)}. Use plain BN for a CPU run, e.g. --cfg-options '
+            + ' '.join(f'{k}={"None" if k.endswith("sync_bn") else "BN"}' for k in sync_bn)
             + ', or run on GPUs.')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
-    cfg.env_cfg = cfg.get('env_cfg', {})
-    cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
-    wrapper = dict(cfg.get('model_wrapper_cfg', None) or {})
-    wrapper.setdefault('type', 'MMDistributedDataParallel')
-    wrapper.update(device_ids=None, broadcast_buffers=False)
-    cfg.model_wrapper_cfg = wrapper
-    return True
+    cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dict(backend='gloo'))
+    cfg.model_wrapper_cfg = dict(cfg.get('model_wrapper_cfg', None) or {},
+                                 device_ids=None, broadcast_buffers=False)
+    cfg.model_wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
+    print_log('no GPU is visible: distributed training on CPU with gloo '
+              '(env_cfg.dist_cfg.backend=gloo, model_wrapper_cfg.device_ids=None, '
+              'broadcast_buffers=False)', logger='current')
 
 
 def find_sync_bn(cfg: Any, prefix: str = '') -> List[str]:
     """Dotted config keys that ask for SyncBN (``norm_cfg.type`` or ``sync_bn``)."""
-    found: List[str] = []
     if isinstance(cfg, Config):
         cfg = cfg.to_dict()
-    if isinstance(cfg, dict):
-        for key, value in cfg.items():
-            path = f'{prefix}.{key}' if prefix else str(key)
-            if key == 'sync_bn' and value:
-                found.append(path)
-            elif key == 'type' and isinstance(value, str) and ('SyncBN' in value
-                                                         or 'SyncBatchNorm' in value):
-                found.append(path)
-            else:
-                found += find_sync_bn(value, path)
-    elif isinstance(cfg, (list, tuple)):
-        for i, value in enumerate(cfg):
-            found += find_sync_bn(value, f'{prefix}.{i}')
+    items = cfg.items() if isinstance(cfg, dict) else \
+        enumerate(cfg) if isinstance(cfg, (list, tuple)) else ()
+    found: List[str] = []
+    for key, value in items:
+        path = f'{prefix}.{key}' if prefix else str(key)
+        if (key == 'sync_bn' and value) or (key == 'type' and isinstance(value, str)
+                                            and 'SyncB' in value):
+            found.append(path)
+        else:
+            found += find_sync_bn(value, path)
     return found
-
-
-def _bn_override(key: str) -> str:
-    if key.endswith('sync_bn'):
-        return f'`--cfg-options {key}=None`'
-    return f'`--cfg-options {key}=BN`'
-
-
-def world_info() -> Optional[str]:
-    if dist.is_available() and dist.is_initialized():
-        return f'rank {dist.get_rank()}/{dist.get_world_size()} ({dist.get_backend()})'
-    return None

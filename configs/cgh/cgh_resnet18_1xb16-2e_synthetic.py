@@ -2,7 +2,8 @@
 _base_ = ['../_base_/models/cgh_r50.py', '../_base_/default_runtime.py']
 
 model = dict(
-    queue_len=256,
+    # a refill of the queue takes 64 / 16 = 4 iterations: the 1-epoch warm-up outlasts it
+    queue_len=64,
     feat_dim=128,
     teacher_momentum=0.99,
     backbone=dict(depth=18),
@@ -42,14 +43,18 @@ train_dataloader = dict(
 
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='QuietOptimWrapperConstructor',
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=False, begin=0, end=4),
     dict(type='CosineAnnealingLR', T_max=4, by_epoch=False, begin=4, end=8),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2)
-custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=1)]
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=2)
+custom_hooks = [
+    dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=1),
+    dict(type='CGHHealthHook'),
+]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

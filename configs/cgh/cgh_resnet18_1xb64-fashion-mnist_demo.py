@@ -33,8 +33,13 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0.0, by_epoch=True,
          begin=1, end=max_epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=1)]
+train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+# A refill of the queue takes 4096 / 64 = 64 iterations; the warm-up lasts one epoch
+# (234 iterations).
+custom_hooks = [
+    dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=1),
+    dict(type='CGHHealthHook'),
+]
 auto_scale_lr = dict(base_batch_size=64)
 
 default_hooks = dict(logger=dict(interval=20),

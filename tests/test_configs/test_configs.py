@@ -12,14 +12,16 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
-from cgh_mm.models.algorithms.cgh import check_queue_fits_batch, encode_contexts
+from cgh_mm.models.algorithms.cgh import check_queue_fits_batch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Pretraining configs; configs/benchmarks (downstream tasks) have their own tests.
 CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                                             recursive=True)
-    if '_base_' not in p and not osp.relpath(p, ROOT).startswith('configs/benchmarks'))
+    if '_base_' not in p and not osp.relpath(p, ROOT).startswith(
+        ('configs/benchmarks', 'configs/mocov2')))
+MOCO_DEMO = 'configs/mocov2/mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py'
 
 # Expected side of each view the train pipeline produces, per config.
 IN1K = [224, 224]
@@ -35,6 +37,14 @@ VIEW_SIZES = {
     'configs/cgh/cgh_resnet18_4xb64-coslr-200e_in100.py': IN1K,
     'configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py': [32, 32],
     'configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py': [64, 64],
+    'configs/cgh/cgh_resnet50_1xb64-coslr-200e_custom.py': IN1K,
+}
+# Training images of each config's dataset (the published split sizes).
+DATASET_SIZES = {
+    'cifar10': 50000, 'cifar100': 50000, 'stl10': 105000, 'tiny-imagenet': 100000,
+    'in100': 126689, 'in1k': 1281167, 'cgh_r50_8xb256': 1281167, 'fashion-mnist': 15000,
+    'synthetic': 64,
+    'custom': 16384,  # the smallest dataset docs/own_data.md allows without changes
 }
 # Configs that must run the online kNN monitor.
 KNN_ON = {name for name in VIEW_SIZES
@@ -111,11 +121,27 @@ def test_config_builds_and_runs_its_pipeline(name):
     model = _model(cfg).eval()
     images = [torch.randn(2, 3, s, s) for s in expected]
     with torch.no_grad():
-        emb_global, emb_hyper = encode_contexts(
-            model.backbone, model.neck, model.hypercolumn_neck, images[1])
-        local = model._local_global_embeddings(images[2:])
+        emb_global, emb_hyper = model.embed(images[1])
+        local = [model.embed(crop)[0] for crop in images[2:]]
     assert emb_global.shape == emb_hyper.shape == (2, cfg.model['feat_dim'])
     assert [tuple(e.shape) for e in local] == [(2, cfg.model['feat_dim'])] * (len(images) - 2)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_warmup_outlasts_a_queue_refill(name):
+    """What CGHHealthHook checks before training, for every packaged config."""
+    cfg = _load(name)
+    assert cfg.train_cfg['type'] == 'ResumableEpochBasedTrainLoop'
+    hooks = {h['type']: h for h in cfg.custom_hooks}
+    assert 'CGHHealthHook' in hooks
+    warmup = hooks['WarmupParamHook']
+    assert (warmup['param_name'], warmup['module_name']) == ('alpha', 'head')
+    gpus, batch = _gpus_and_batch(name)
+    size = next(v for k, v in DATASET_SIZES.items() if k in name)
+    iters_per_epoch = size // (gpus * batch)
+    refill = cfg.model['queue_len'] // (gpus * batch)
+    assert warmup['warmup_epochs'] * iters_per_epoch >= refill
+    assert cfg.model['queue_len'] <= size
 
 
 @pytest.mark.parametrize('name', sorted(KNN_ON))
@@ -154,7 +180,10 @@ def test_main_config_recipe():
                                                                                 True)
     assert (cosine['type'], cosine['begin'], cosine['end'], cosine['eta_min']) == (
         'CosineAnnealingLR', 5, 200, 0.0)
-    assert cfg.custom_hooks == [dict(type='CGHLossWarmupHook', warmup_epochs=5)]
+    assert cfg.custom_hooks == [
+        dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=5),
+        dict(type='CGHHealthHook')
+    ]
 
 
 def test_syncbn_switch_builds():
@@ -171,3 +200,21 @@ def test_syncbn_switch_builds():
     model = MODELS.build(model_cfg)
     sync = [m for m in model.modules() if isinstance(m, torch.nn.SyncBatchNorm)]
     assert sync and not model.shuffle_teacher_bn
+
+
+def test_moco_demo_peer_differs_from_the_cgh_demo_only_in_the_algorithm():
+    cgh, moco = _load('configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py'), _load(MOCO_DEMO)
+    assert moco.model['type'] == 'MoCo' and moco.custom_hooks == []
+    assert dict(moco.model['backbone'], out_indices=(2, 3)) == cgh.model['backbone']
+    assert moco.model['data_preprocessor'] == cgh.model['data_preprocessor']
+    assert moco.model['queue_len'] == cgh.model['queue_len']
+    assert moco.model['momentum'] == pytest.approx(1 - cgh.model['teacher_momentum'])
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg', 'val_dataloader',
+                'randomness'):
+        assert moco[key] == cgh[key], key
+    # the same views, the student's (strong) first as MoCo's query
+    views = [[t['transforms'] for t in c.train_dataloader.dataset.pipeline
+              if t['type'] == 'MultiView'][0] for c in (moco, cgh)]
+    assert views[0] == views[1][::-1]
+    model = MODELS.build(dict(moco.model, queue_len=64))
+    assert torch.isfinite(model.loss([torch.randn(2, 3, 32, 32)] * 2, None)['loss'])

@@ -15,7 +15,12 @@ def three_views(cfg):
     (lambda cfg: cfg.model.update(queue_len=72), ValueError,
      r'queue_len=72 is not a multiple of the global batch .*16.*Set `model.queue_len`'),
     (lambda cfg: cfg.model.update(queue_len=8), ValueError,
-     r'global batch .*16.* is larger than the queue \(queue_len=8\).*Increase'),
+     r'queue_len=8 is not a multiple of the global batch .*16.*\(e\.g\. 16\)'),
+    (lambda cfg: cfg.model.update(queue_len=1024), ValueError,
+     r'warm-up ends after 8 iterations, before the queues are refilled once \(queue_len 1024 '
+     r'/ global batch 16 = 64 iterations\).*warmup_epochs=32\).*queue_len <= 128'),
+    (lambda cfg: cfg.train_dataloader.update(batch_size=64), ValueError,
+     r'yields no batch: the dataset has 32 images, the batch size is 64 and drop_last=True'),
     (three_views, ValueError,
      r'expects 2 views per image .* got 3\. Make the pipeline\'s MultiView produce 2'),
     (lambda cfg: cfg.model.hypercolumn_neck.update(stage_indices=(0, 2)), ValueError,
@@ -23,13 +28,13 @@ def three_views(cfg):
     (lambda cfg: cfg.model.hypercolumn_neck.update(in_channels=(32, 128)), ValueError,
      r'stage 0 has shape \(16, 64, 4, 4\) but `in_channels` expects 32 channels.*'
      r'Set `in_channels`'),
-], ids=['queue-not-multiple', 'batch-larger-than-queue', 'wrong-views', 'stage-index',
-        'channel-mismatch'])
+], ids=['queue-not-multiple', 'batch-larger-than-queue', 'warmup-shorter-than-refill',
+        'batch-larger-than-dataset', 'wrong-views', 'stage-index', 'channel-mismatch'])
 def test_bad_config_fails_in_the_runner_with_the_fix(tmp_path, change, error, message):
     cfg = small_cfg(tmp_path, max_epochs=1)
     change(cfg)
     runner = Runner.from_cfg(cfg)
     with pytest.raises(error, match=message):
         runner.train()
-    assert runner.iter == 0  # nothing trained, nothing saved
+    assert not runner.message_hub.get_info('iter')  # nothing trained, nothing saved
     assert not list(tmp_path.glob('*.pth'))

@@ -19,7 +19,11 @@ def tiny_cfg(work_dir, max_epochs):
     cfg.experiment_name = f'resume_test_{uuid.uuid4().hex}'
     cfg.train_cfg.max_epochs = max_epochs
     cfg.train_dataloader.dataset.num_images = 32  # 2 iterations per epoch
-    cfg.custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=3)]
+    cfg.model.queue_len = 128  # a refill takes 8 iterations: the warm-up lasts 8
+    cfg.custom_hooks = [
+        dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=4),
+        dict(type='CGHHealthHook')
+    ]
     cfg.default_hooks.logger.interval = 1
     cfg.log_level = 'WARNING'
     return cfg
@@ -27,8 +31,7 @@ def tiny_cfg(work_dir, max_epochs):
 
 def cgh_state(model):
     state = {k: v.clone() for k, v in model.state_dict().items()
-             if k.startswith(('teacher.', 'global_queue', 'hypercolumn_queue', 'queue_ptr',
-                              'alpha'))}
+             if k.startswith(('teacher.', 'global_queue', 'hypercolumn_queue', 'queue_ptr'))}
     assert any(k.startswith('teacher.module.backbone') for k in state)
     return state
 
@@ -39,12 +42,12 @@ def test_train_checkpoint_and_exact_restore(tmp_path):
     ckpt = tmp_path / 'run' / 'epoch_2.pth'
     assert ckpt.exists()
     trained = cgh_state(runner.model)
-    # warm-up of 3 epochs x 2 iterations; the last iteration had index 3
-    assert trained['alpha'].item() == 3 / 6
-    assert int(trained['queue_ptr']) == 64 % 256  # 4 iterations x 16 images
+    # warm-up of 4 epochs x 2 iterations; the last iteration had index 3
+    assert runner.model.head.alpha == pytest.approx(3 / 8)
+    assert int(trained['queue_ptr']) == 64  # 4 iterations x 16 images
     scalars = (tmp_path / 'run').rglob('scalars.json')
     log = next(scalars).read_text()
-    for key in ('loss_nce', 'loss_hyper', 'loss_global', 'alpha'):
+    for key in ('loss_nce', 'loss_hyper', 'loss_global', 'alpha', 'health/hyper_kl'):
         assert f'"{key}"' in log
 
     # a new Runner restores everything from the checkpoint (loaded with weights_only)
@@ -62,4 +65,4 @@ def test_train_checkpoint_and_exact_restore(tmp_path):
     assert resumed.epoch == 2 and resumed.iter == 4
     resumed.train()  # and training goes on from there
     assert resumed.iter == 6
-    assert resumed.model.alpha.item() == pytest.approx(5 / 6, abs=1e-7)
+    assert resumed.model.head.alpha == pytest.approx(5 / 8, abs=1e-7)

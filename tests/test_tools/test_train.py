@@ -12,8 +12,9 @@ from typing import Dict, List
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.runner import find_latest_checkpoint
 
-from cgh_mm.utils import find_last_complete_checkpoint, load_checkpoint_safely
+from cgh_mm.utils import load_checkpoint_safely
 from tests.small_runs import small_backbone_options
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -25,7 +26,7 @@ SHORT_RUN = [
     'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.max_keep_ckpts=1',
     'log_processor.window_size=1', 'randomness.deterministic=True', *small_backbone_options()
 ]
-LOSS_TERMS = ('loss', 'loss_nce', 'loss_hyper', 'loss_global', 'alpha')
+LOSS_TERMS = ('loss', 'loss_nce', 'loss_hyper', 'loss_global', 'alpha', 'health/hyper_kl')
 TIMEOUT_S = 300
 # One thread each: the runs share two cores, and every run must use the same
 # thread count to be bit-for-bit repeatable.
@@ -74,7 +75,7 @@ def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
 
     start_and_kill_when(killed, lambda: osp.isfile(killed / 'iter_6.pth'))
-    resume_from = find_last_complete_checkpoint(str(killed))
+    resume_from = find_latest_checkpoint(str(killed))  # what --resume reads
     resumed_iter = load_checkpoint_safely(resume_from)['meta']['iter']
     assert resumed_iter % 4 != 0, 'the kill should land mid-epoch'
     run_train(killed, resume=True)
@@ -92,59 +93,45 @@ def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
     final_got = load_checkpoint_safely(str(killed / 'iter_12.pth'))
     state_expected, state_got = final_expected['state_dict'], final_got['state_dict']
     compared = [k for k in state_expected
-                if k.startswith(('teacher.', 'global_queue', 'hypercolumn_queue',
-                                 'queue_ptr', 'alpha'))]
+                if k.startswith(('teacher.', 'global_queue', 'hypercolumn_queue', 'queue_ptr'))]
     assert 'teacher.steps' in compared and len(compared) > 100
     for key in compared:
         assert torch.equal(state_got[key], state_expected[key]), key
-    assert int(state_got['queue_ptr']) == 12 * 16 % 256
+    assert int(state_got['queue_ptr']) == 12 * 16 % 64
     assert final_got['meta']['iter'] == 12
 
 
 def test_kill_during_save_keeps_the_previous_checkpoint(tmp_path):
     work_dir = tmp_path / 'run'
     marker = tmp_path / 'writing'
-    # Slow down every file write of the checkpoint backend and say when the
-    # second save (iteration 6) is half-way through it.
+    # Stall the second checkpoint save (iteration 6) when its bytes are written but not
+    # yet renamed into place, and say so.
     script = tmp_path / 'slow_save_train.py'
     script.write_text(f'''
-import runpy, sys, time
-from mmengine.fileio import LocalBackend
+import os, runpy, sys, time
 
-saves = []
+fsync, saves = os.fsync, []
 
-def slow_put(self, obj, filepath):
-    saves.append(filepath)
-    with open(filepath, 'wb') as f:
-        half = len(obj) // 2
-        f.write(obj[:half])
-        f.flush()
+def slow_fsync(fd):
+    if os.readlink(f'/proc/self/fd/{{fd}}').endswith('.pth.partial'):
+        saves.append(fd)
         if len(saves) == 2:
             open({str(marker)!r}, 'w').close()
             time.sleep(60)
-        f.write(obj[half:])
+    fsync(fd)
 
-LocalBackend.put = slow_put
+os.fsync = slow_fsync
 sys.argv = {train_command(work_dir)[1:]!r}
 runpy.run_path(sys.argv[0], run_name='__main__')
 ''')
     start_and_kill_when(work_dir, marker.exists, command=[sys.executable, str(script)])
 
-    partial = work_dir / '.iter_6.pth.partial'
-    assert partial.is_file() and not (work_dir / 'iter_6.pth').exists()
-    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_3.pth')
+    assert (work_dir / '.iter_6.pth.partial').is_file() and not (work_dir / 'iter_6.pth').exists()
+    assert find_latest_checkpoint(str(work_dir)) == str(work_dir / 'iter_3.pth')
     # max_keep_ckpts=1, yet the older checkpoint is still there, whole
-    previous = load_checkpoint_safely(str(work_dir / 'iter_3.pth'))
-    assert previous['meta']['iter'] == 3
-    assert find_last_complete_checkpoint(str(work_dir)) == str(work_dir / 'iter_3.pth')
-
-    # mmengine's pointer can name a cut-short file (e.g. one overwritten in
-    # place by an interrupted save): --resume then takes the last whole one.
-    os.replace(partial, work_dir / 'iter_6.pth')
-    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_6.pth'))
-    assert find_last_complete_checkpoint(str(work_dir)) == str(work_dir / 'iter_3.pth')
-    with pytest.raises(RuntimeError, match='truncated'):
-        load_checkpoint_safely(str(work_dir / 'iter_6.pth'))
+    assert load_checkpoint_safely(str(work_dir / 'iter_3.pth'))['meta']['iter'] == 3
+    run_train(work_dir, resume=True)  # and --resume continues from it
+    assert load_checkpoint_safely(str(work_dir / 'iter_12.pth'))['meta']['iter'] == 12
 
 
 def load_train_tool():
@@ -160,26 +147,48 @@ def merged_config(monkeypatch, *argv: str):
     return tool.merge_args(Config.fromfile(CONFIG), tool.parse_args())
 
 
-def test_resume_arguments(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match=r'--resume .*nope.pth: no such checkpoint'):
-        merged_config(monkeypatch, '--resume', str(tmp_path / 'nope.pth'))
-
+def test_resume_arguments(tmp_path, monkeypatch, capsys):
+    tool = load_train_tool()
     cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--resume')
-    assert cfg.resume is False and cfg.load_from is None  # nothing to resume: from scratch
-    assert cfg.train_cfg.type == 'mmpretrain.ResumableEpochBasedTrainLoop'
+    assert cfg.resume is True and cfg.load_from is None  # mmengine's lookup in the work dir
+    assert cfg.train_cfg.type == 'ResumableEpochBasedTrainLoop'  # the config's, untouched
+    tool.check_resume(cfg)
+    assert 'no checkpoint in' in capsys.readouterr().out
 
+    cfg = merged_config(monkeypatch, '--resume', str(tmp_path / 'nope.pth'))
+    with pytest.raises(SystemExit, match=r'nope.pth.* does not exist'):
+        tool.check_resume(cfg)
+
+    # the newest checkpoint is cut short: named, with the ones to use instead
     torch.save(dict(meta={}), tmp_path / 'epoch_1.pth')
     (tmp_path / 'epoch_2.pth').write_bytes(b'PK cut short')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--resume')
-    assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_1.pth')
+    with pytest.raises(SystemExit) as info:
+        tool.check_resume(cfg)
+    assert 'epoch_2.pth' in str(info.value) and 'truncated' in str(info.value)
+    assert f'Other checkpoints there: {tmp_path / "epoch_1.pth"}' in str(info.value)
 
 
-def test_resumable_loop_resolves_in_mmdet_and_mmseg_scopes(tmp_path, monkeypatch):
-    """Downstream configs run through tools/train.py build loops in their own scope."""
-    from mmengine.registry import LOOPS, init_default_scope
-    cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path))
-    for scope in ('mmdet', 'mmseg', 'mmpretrain'):
-        __import__(f'{scope}.registry')
-        init_default_scope(scope)
-        assert LOOPS.get(cfg.train_cfg.type).__name__ == 'ResumableEpochBasedTrainLoop', scope
-    init_default_scope('mmpretrain')
+def test_cfg_options_with_spaces_are_refused(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        merged_config(monkeypatch, '--cfg-options', 'load_from=/data/my run/epoch_1.pth')
+    assert 'removes every space' in capsys.readouterr().err
+
+
+def test_auto_scale_lr_needs_the_config_key(monkeypatch):
+    with pytest.raises(ValueError, match='has no `auto_scale_lr`'):
+        merged_config(monkeypatch, '--auto-scale-lr')
+
+
+def test_tensorboard_flag_logs_to_tensorboard(tmp_path, monkeypatch):
+    from mmengine.runner import Runner
+
+    cfg = merged_config(monkeypatch, '--tensorboard', '--work-dir', str(tmp_path),
+                        '--cfg-options', 'train_cfg.max_epochs=1', *small_backbone_options())
+    assert [b['type'] for b in cfg.visualizer.vis_backends] == ['LocalVisBackend',
+                                                                'TensorboardVisBackend']
+    cfg.experiment_name = f'tensorboard_{os.getpid()}'
+    Runner.from_cfg(cfg).train()
+    events = list(tmp_path.glob('*/vis_data/events.out.tfevents.*'))
+    assert events and events[0].stat().st_size > 0

@@ -1,35 +1,46 @@
-import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
-from mmengine.fileio import LocalBackend
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmpretrain.registry import HOOKS
 
 from ...utils.checkpoint import write_file_atomically
 
 
+@register_backend('atomic_local')
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend whose writes are atomic: a reader (or a
+    resume after a kill) sees the old file or the whole new one, never a part."""
+
+    def put(self, obj: bytes, filepath) -> None:
+        write_file_atomically(str(filepath), obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        write_file_atomically(str(filepath), obj.encode(encoding))
+
+
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """mmengine's :class:`CheckpointHook` that never leaves a half-written checkpoint.
+    """mmengine's :class:`CheckpointHook` that never loses the last good checkpoint.
 
-    Each checkpoint is written to a hidden ``.NAME.partial`` file, flushed to
-    disk and renamed into place; ``last_checkpoint`` is replaced the same way
-    and only after the rename. A process killed while it saves leaves the
-    previous checkpoints whole. Unlike mmengine's hook, which deletes the oldest
-    checkpoint before writing the new one, old checkpoints beyond
-    ``max_keep_ckpts`` are removed only once the new one is in place.
-
-    Takes the arguments of :class:`CheckpointHook`. Remote ``out_dir`` backends
-    (no atomic rename) fall back to mmengine's behaviour.
+    Checkpoints and the ``last_checkpoint`` pointer are written atomically
+    (``AtomicLocalBackend``), and checkpoints beyond ``max_keep_ckpts`` are
+    removed only once the new one is in place (mmengine removes the oldest
+    first, so with ``max_keep_ckpts=1`` a failed save would leave none). A
+    failed save (e.g. a full disk) names the last good checkpoint. Takes the
+    arguments of :class:`CheckpointHook`; a remote ``out_dir`` with its own
+    ``backend_args`` gets mmengine's behaviour.
     """
 
-    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        if not isinstance(self.file_backend, LocalBackend):
-            return super()._save_checkpoint_with_step(runner, step, meta)
+    def __init__(self, *args, backend_args=None, **kwargs) -> None:
+        super().__init__(*args, backend_args=backend_args or dict(backend='atomic_local'),
+                         **kwargs)
 
-        # Recorded before saving, as mmengine does, so the checkpoint knows them;
-        # the files are deleted only after the new checkpoint is in place.
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        if not isinstance(self.file_backend, AtomicLocalBackend):
+            return super()._save_checkpoint_with_step(runner, step, meta)
+        # Recorded before saving, as mmengine does, so that the checkpoint knows them.
         stale = []
         if self.max_keep_ckpts > 0 and (not self.keep_ckpt_ids
                                         or self.keep_ckpt_ids[-1] != step):
@@ -37,32 +48,22 @@ class AtomicCheckpointHook(CheckpointHook):
                 stale.append(self.keep_ckpt_ids.popleft())
             self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-
-        ckpt_filename = self.filename_tmpl.format(step)
-        final_path = osp.join(self.out_dir, ckpt_filename)
-        partial_name = f'.{ckpt_filename}.partial'
-        self.last_ckpt = final_path
-        runner.message_hub.update_info('last_ckpt', final_path)
-        runner.save_checkpoint(
-            self.out_dir,
-            partial_name,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
-        if not is_main_process():
-            return
-
-        partial_path = osp.join(self.out_dir, partial_name)
-        with open(partial_path, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(partial_path, final_path)
-        write_file_atomically(osp.join(runner.work_dir, 'last_checkpoint'),
-                              final_path.encode())
-        for old_step in stale:
-            old_path = osp.join(self.out_dir, self.filename_tmpl.format(old_step))
-            if osp.isfile(old_path):
-                os.remove(old_path)
+        last_good = runner.message_hub.get_info('last_ckpt')
+        self.last_ckpt = osp.join(self.out_dir, self.filename_tmpl.format(step))
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        try:
+            runner.save_checkpoint(
+                self.out_dir, osp.basename(self.last_ckpt), save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler, meta=meta,
+                by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        except OSError as err:
+            runner.message_hub.update_info('last_ckpt', last_good)
+            raise OSError(err.errno, f'{err} The last good checkpoint is '
+                            f'{last_good or "none: no checkpoint was written yet"}.') from err
+        if is_main_process():
+            self.file_backend.put_text(self.last_ckpt, osp.join(runner.work_dir,
+                                                                'last_checkpoint'))
+            for old_step in stale:
+                old_path = osp.join(self.out_dir, self.filename_tmpl.format(old_step))
+                if osp.isfile(old_path):
+                    self.file_backend.remove(old_path)

@@ -2,9 +2,11 @@ import math
 from typing import Dict, Optional
 
 import torch
-from mmengine.dist import all_reduce
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
+
+from .checkpoint_schedule import may_save_after_iter
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -13,36 +15,50 @@ class NonFiniteLossError(FloatingPointError):
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
-    """Stops training at the first NaN/inf loss term, before anything is saved.
+    """Stops training at a NaN/inf loss term before any checkpoint holds it.
 
-    It runs after each iteration ahead of the checkpoint hook, so the weights
-    the bad step touched are never written: the last checkpoint on disk is the
-    last good one, and the error says where it is. All ranks agree on the
-    verdict (one all-reduce of a flag), so no rank is left waiting for another.
+    It reads the loss values that mmengine's ``RuntimeInfoHook`` has already
+    copied to the host for the log, so it adds no device synchronisation. With
+    several processes the ranks agree (one all-reduce of a flag) only after the
+    iterations a checkpoint may follow, so no rank is left waiting for another
+    and the last checkpoint on disk is the last good one.
     """
 
-    priority = 'HIGHEST'
+    priority = 'HIGH'  # after RuntimeInfoHook, before the checkpoint hook
+
+    def __init__(self) -> None:
+        self._first_bad: Optional[str] = None
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[Dict[str, torch.Tensor]] = None) -> None:
-        if not outputs:
+        hub = runner.message_hub
+        values = {key: hub.get_scalar(f'train/{key}').current()
+                  for key in outputs or {} if 'loss' in key}
+        if self._first_bad is None and not all(map(math.isfinite, values.values())):
+            terms = ', '.join(f'{key}={value:.6g}' for key, value in values.items())
+            self._first_bad = (f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}, '
+                               f'batch {batch_idx + 1}): {terms}')
+        if get_world_size() == 1:
+            bad = self._first_bad is not None
+        elif may_save_after_iter(runner, batch_idx):
+            flag = torch.tensor(float(self._first_bad is not None))
+            all_reduce(flag)
+            bad = flag.item() > 0
+        else:
             return
-        values = {
-            name: float(value.detach() if isinstance(value, torch.Tensor) else value)
-            for name, value in outputs.items()
-            if isinstance(value, (float, int)) or
-            (isinstance(value, torch.Tensor) and value.numel() == 1)
-        }
-        bad = torch.tensor(float(any(not math.isfinite(v) for v in values.values())))
-        all_reduce(bad, op='sum')
-        if bad.item() == 0:
-            return
-        terms = ', '.join(f'{name}={value:.6g}' for name, value in values.items())
+        if bad:
+            self._raise(runner)
+
+    def _raise(self, runner) -> None:
         last = runner.message_hub.get_info('last_ckpt')
-        kept = (f'The last good checkpoint is {last} (left untouched); resume from it '
-                f'with --resume {last}' if last else 'No checkpoint was written yet')
+        where = self._first_bad or "another rank (this rank's losses stayed finite)"
+        restart = (f'The last good checkpoint is {last} (left untouched). --resume would '
+                   "restore its optimizer and learning-rate schedule too, ignoring a new lr: "
+                   f'to restart from its weights (teacher and queues included) with a fresh '
+                   f'optimizer, run `tools/train.py CONFIG --cfg-options load_from={last} '
+                   'optim_wrapper.optimizer.lr=LOWER_LR`'
+                   if last else 'No checkpoint was written yet: lower the learning rate')
         raise NonFiniteLossError(
-            f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}, '
-            f'batch {batch_idx + 1}): {terms} (on at least one rank). Training stopped '
-            f'before saving anything. {kept}. Lower the learning rate, check the input '
-            'data, or use AmpOptimWrapper with a dynamic loss scale.')
+            f'non-finite loss at {where}. Training stopped before any checkpoint could hold '
+            f'it. {restart}; also check the input data, or use AmpOptimWrapper with a '
+            'dynamic loss scale.')

@@ -3,9 +3,9 @@ from typing import Dict, List, Tuple, Union
 import numpy as np
 import torch
 from mmengine.dist import collect_results, is_main_process
-from mmengine.model import is_model_wrapper
 from mmengine.runner import ValLoop
 from mmpretrain.registry import LOOPS
+from mmpretrain.utils import get_ori_model
 from torch.utils.data import DataLoader
 
 from ...evaluation import extract_features
@@ -59,16 +59,11 @@ class KNNValLoop(ValLoop):
                 'KNNValLoop needs a metric with a memory bank in `val_evaluator`, e.g. '
                 "`val_evaluator = dict(type='WeightedKNNAccuracy', k=20, temperature=0.07)`.")
 
-    def _model(self):
-        model = self.runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def _features(self, dataloader: DataLoader) -> Tuple[torch.Tensor, torch.Tensor]:
-        with torch.autocast(device_type=self._device_type(), enabled=self.fp16):
-            return extract_features(self._model(), dataloader)
-
-    def _device_type(self) -> str:
-        return next(self._model().parameters()).device.type
+        model = get_ori_model(self.runner.model)
+        device_type = next(model.parameters()).device.type
+        with torch.autocast(device_type=device_type, enabled=self.fp16):
+            return extract_features(model, dataloader)
 
     def run(self) -> dict:
         self.runner.call_hook('before_val')

@@ -33,8 +33,21 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     sampler (their indices are dropped; no image is loaded or augmented), and
     numbers the remaining ones as the interrupted run did.
 
+    It also refuses a data loader with no batch (a batch larger than the dataset
+    with ``drop_last=True``), which mmengine would train for zero iterations.
+
     Same arguments as :class:`EpochBasedTrainLoop`.
     """
+
+    def __init__(self, runner, dataloader, *args, **kwargs) -> None:
+        super().__init__(runner, dataloader, *args, **kwargs)
+        if len(self.dataloader) == 0:  # before mmengine divides by it
+            raise ValueError(
+                f'the train data loader yields no batch: the dataset has '
+                f'{len(self.dataloader.dataset)} images, the batch size is '
+                f'{self.dataloader.batch_size} and drop_last={self.dataloader.drop_last}, so '
+                'an epoch has no full batch (per process). Lower train_dataloader.batch_size '
+                'to at most the dataset size per process, or use more data.')
 
     def run_epoch(self) -> None:
         self.runner.call_hook('before_train_epoch')

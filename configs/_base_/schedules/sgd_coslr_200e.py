@@ -3,6 +3,8 @@
 # cosine to 0, both stepped per iteration; the loss warm-up lasts 5 epochs too.
 optim_wrapper = dict(
     type='OptimWrapper',
+    # one summary line instead of a log line per parameter
+    constructor='QuietOptimWrapperConstructor',
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 
@@ -13,8 +15,15 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
-custom_hooks = [dict(type='CGHLossWarmupHook', warmup_epochs=5)]
+# mmengine's epoch loop, except that a resume in the middle of an epoch goes on with
+# the next batch instead of starting the epoch over.
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=200)
+custom_hooks = [
+    # alpha of the head: InfoNCE fades out, cross-context losses fade in
+    dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=5),
+    # refuses a warm-up shorter than a queue refill, warns when targets turn flat
+    dict(type='CGHHealthHook'),
+]
 
 # `tools/train.py --auto-scale-lr` rescales lr by (total batch / 256).
 auto_scale_lr = dict(base_batch_size=256)

@@ -36,7 +36,8 @@ def _rank_round_trip(rank: int, tmp_dir: str) -> None:
                             world_size=2)
     torch.manual_seed(100 + rank)
     hook = RandomStateHook()
-    runner = SimpleNamespace(_resume=True)
+    runner = SimpleNamespace(_resume=True, iter=0, max_iters=1, hooks=[], train_loop=None,
+                             train_dataloader=[0])
     hook.after_train_iter(runner, 0)
     expected = torch.rand(4)
     if rank == 0:  # Runner.save_checkpoint runs on rank 0 only
@@ -63,7 +64,7 @@ def test_every_rank_gets_its_own_state_back(tmp_path):
     assert not torch.equal(results[0]['got'], results[1]['got'])
 
 
-def test_states_are_gathered_only_where_the_checkpoint_hook_saves(monkeypatch):
+def test_states_are_gathered_only_where_a_checkpoint_may_follow(monkeypatch):
     from mmengine.hooks import CheckpointHook
 
     from cgh_mm.engine.hooks import RandomStateHook
@@ -71,27 +72,17 @@ def test_states_are_gathered_only_where_the_checkpoint_hook_saves(monkeypatch):
 
     gathered_at = []
     monkeypatch.setattr(module, 'get_world_size', lambda: 2)
-    monkeypatch.setattr(module, 'all_gather_object', lambda state: [state, state])
-
-    def run(checkpoint_hook, iters=7):
+    monkeypatch.setattr(module, 'all_gather_object',
+                        lambda state: gathered_at.append(runner.iter) or [state, state])
+    for checkpoint_hook, expected in ((CheckpointHook(interval=3, by_epoch=False), [2, 4, 5, 8, 9]),
+                                      (CheckpointHook(interval=1, by_epoch=True), [4, 9])):
+        gathered_at.clear()
         hook = RandomStateHook()
-        for it in range(iters):
-            runner = SimpleNamespace(iter=it, max_iters=iters, hooks=[checkpoint_hook])
-            hook.after_train_iter(runner, it)
-            if hook._gathered_at == it:
-                gathered_at.append(it)
-        runner = SimpleNamespace(iter=iters, max_iters=iters, hooks=[checkpoint_hook])
-        hook.after_train_epoch(runner)
+        for it in range(10):  # two epochs of 5 iterations
+            runner = SimpleNamespace(iter=it, max_iters=10, hooks=[checkpoint_hook],
+                                     train_loop=None, train_dataloader=range(5))
+            hook.after_train_iter(runner, it % 5)
+        assert gathered_at == expected
         checkpoint = {}
         hook.before_save_checkpoint(runner, checkpoint)
-        return checkpoint['random_state']
-
-    # iteration checkpoints every 3 iterations, plus the last one
-    states = run(CheckpointHook(interval=3, by_epoch=False))
-    assert gathered_at == [2, 5, 6]
-    assert len(states) == 1  # gathered at iteration 6, not at the epoch end: own state only
-
-    gathered_at.clear()
-    states = run(CheckpointHook(interval=1, by_epoch=True))
-    assert gathered_at == []  # epoch checkpoints: gathered once, at the epoch end
-    assert len(states) == 2
+        assert len(checkpoint['random_state']) == 2  # every rank's state

@@ -1,0 +1,104 @@
+import logging
+import math
+
+from mmengine.dist import get_world_size
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmpretrain.engine.hooks import WarmupParamHook
+from mmpretrain.registry import HOOKS
+from mmpretrain.utils import get_ori_model
+
+from ...models.algorithms.cgh import check_queue_fits_batch
+
+# Which teacher context gives the target of each cross-context loss.
+TARGETS = {'hyper': 'global', 'global': 'hypercolumn'}
+
+
+@HOOKS.register_module()
+class CGHHealthHook(Hook):
+    """Guards a CGH run against settings that silently stop its learning signal.
+
+    Before training it checks that the queues hold a whole number of global
+    batches, that the InfoNCE warm-up (mmpretrain's ``WarmupParamHook`` on
+    ``head.alpha``) lasts at least one refill of the queues, and warns when the
+    queue holds more slots than the dataset has images. A warm-up that ends
+    first leaves the queues full of the near-identical keys of early training:
+    the teacher's relation targets turn uniform and the cross-context losses
+    stop teaching while their logged values look like a plateau at ~ln K / 2.
+
+    During training it watches ``health/*_target_entropy`` (logged by the head,
+    read from the message hub: no extra computation or device sync) and warns
+    once per loss when, after the warm-up, the target stays within
+    ``flat_margin`` of uniform for ``window`` iterations in a row.
+
+    Args:
+        strict_warmup: refuse to start when the warm-up is shorter than a
+            refill (default); False only warns.
+        flat_margin: entropy fraction above ``1 - flat_margin`` counts as flat.
+        window: consecutive flat iterations before the warning.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, strict_warmup: bool = True, flat_margin: float = 2e-3,
+                 window: int = 50) -> None:
+        self.strict_warmup = strict_warmup
+        self.flat_margin = flat_margin
+        self.window = window
+        self._flat_iters = {name: 0 for name in TARGETS}
+
+    def before_train(self, runner) -> None:
+        model = get_ori_model(runner.model)
+        loader = runner.train_dataloader
+        batch, world = loader.batch_size, get_world_size()
+        check_queue_fits_batch(model.queue_len, batch, world)
+        refill = model.queue_len // (batch * world)
+        iters_per_epoch = runner.max_iters / runner.max_epochs
+        warmup = next((h.warmup_epochs for h in runner.hooks if isinstance(h, WarmupParamHook)
+                       and h.param_name == 'alpha'), 0)
+        warmup_iters = warmup * iters_per_epoch
+        if warmup_iters < refill:
+            message = (
+                f'CGH: the InfoNCE warm-up ends after {math.ceil(warmup_iters)} iterations, '
+                f'before the queues are refilled once (queue_len {model.queue_len} / global batch '
+                f'{batch * world} = {refill} iterations). The queues would fill with the '
+                'near-identical keys of early training, the teacher\'s relation targets turn '
+                'uniform and loss_hyper/loss_global stop teaching while they look like a '
+                f'plateau. Fix: warm up for at least {refill} iterations (custom_hooks: '
+                "dict(type='WarmupParamHook', param_name='alpha', module_name='head', "
+                f'warmup_epochs={math.ceil(100 * refill / iters_per_epoch) / 100:g})), or '
+                f'shorten the queue (model.queue_len <= {int(warmup_iters) * batch * world}, '
+                'a multiple of the global batch).')
+            if self.strict_warmup:
+                raise ValueError(message + ' To train anyway, set '
+                                 "dict(type='CGHHealthHook', strict_warmup=False).")
+            print_log(message, logger='current', level=logging.WARNING)
+        if len(loader.dataset) < model.queue_len:
+            print_log(
+                f'CGH: the queue ({model.queue_len} slots) is longer than the training set '
+                f'({len(loader.dataset)} images): it holds several keys of each image, from '
+                'different epochs, so relations partly compare an image with its own past '
+                'keys. Set model.queue_len to at most the dataset size (a multiple of the '
+                f'global batch {batch * world}).', logger='current', level=logging.WARNING)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        hub = runner.message_hub
+        if 'train/alpha' not in hub.log_scalars or hub.get_scalar('train/alpha').current() < 1:
+            return
+        for name, context in TARGETS.items():
+            key = f'train/health/{name}_target_entropy'
+            if key not in hub.log_scalars:
+                continue
+            flat = hub.get_scalar(key).current() > 1 - self.flat_margin
+            self._flat_iters[name] = self._flat_iters[name] + 1 if flat else 0
+            if self._flat_iters[name] == self.window:
+                print_log(
+                    f'CGH health: for {self.window} iterations the target of '
+                    f'loss_{name} (the teacher\'s {context} relations) has been '
+                    f'uniform over the queue (entropy > {1 - self.flat_margin:g} x ln K). The '
+                    'loss is then near its minimum whatever the student does: it gives no '
+                    'learning signal, its value only looks like a plateau. Usual causes: a '
+                    'warm-up shorter than a queue refill, a collapsed teacher (see '
+                    'health/teacher_*_cos near 1), a teacher temperature too high. Try a '
+                    'longer warm-up, a shorter queue, or a lower teacher temperature.',
+                    logger='current', level=logging.WARNING)

@@ -1,0 +1,3 @@
+from .quiet_constructor import QuietOptimWrapperConstructor
+
+__all__ = ['QuietOptimWrapperConstructor']

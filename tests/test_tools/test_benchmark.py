@@ -8,6 +8,8 @@ import pytest
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAST_LINE = re.compile(r'^CGH/MoCo step-time ratio: (\d+\.\d\d), peak-memory ratio: (\d+\.\d\d)$')
 MODEL_ROW = re.compile(r'^(CGH|MoCo)\s+(\S+) ms\s+(\S+) ms\s+(\S+)\s+(\S+) MiB\s+(\S+)$')
+TINY = ['--resolution', '32', '--batch', '4', '--queue-len', '64', '--threads', '1',
+        '--rounds', '1', '--steps-per-round', '1', '--warmup', '1', '--memory-repeats', '1']
 
 
 def load_benchmark():
@@ -25,16 +27,11 @@ def positive_finite(text: str) -> float:
 
 
 def test_tiny_run_is_well_formed(capsys):
-    benchmark = load_benchmark()
-    benchmark.main(['--device', 'cpu', '--arch', 'resnet18', '--resolution', '32',
-                    '--batch', '4', '--queue-len', '64', '--threads', '1', '--rounds', '1',
-                    '--steps-per-round', '1', '--warmup', '1', '--memory-repeats', '1'])
+    load_benchmark().main(TINY)
     lines = capsys.readouterr().out.strip().splitlines()
-
     match = LAST_LINE.match(lines[-1])
     assert match, lines[-1]
-    for value in match.groups():
-        positive_finite(value)
+    time_ratio, _ = (positive_finite(v) for v in match.groups())
 
     rows = {m.group(1): m.groups()[1:] for m in map(MODEL_ROW.match, lines) if m}
     assert set(rows) == {'CGH', 'MoCo'}
@@ -44,71 +41,65 @@ def test_tiny_run_is_well_formed(capsys):
         assert positive_finite(fastest_ms) <= float(step_ms) + 0.05
         positive_finite(peak_mib)
         positive_finite(gmacs)
+    # the operators of each model's step, the heaviest first
+    for name in ('CGH', 'MoCo'):
+        ops = next(ln for ln in lines if ln.startswith(f'  {name} '))
+        times = [float(t) for t in re.findall(r' (\d+\.\d)(?:,|$)', ops)]
+        assert len(times) == 8 and times == sorted(times, reverse=True)
+        assert 'convolution' in ops
+    macs = next(ln for ln in lines if ln.startswith('CGH/MoCo MACs ratio'))
+    macs_ratio, efficiency = map(float, re.findall(r': (\d+\.\d+)', macs))
+    assert macs_ratio > 1
+    assert efficiency == pytest.approx(time_ratio / macs_ratio, rel=0.02, abs=0.01)
 
-    stages = [ln.split() for ln in lines if ln.startswith('  ') and ln.rstrip().endswith('%')]
-    assert {' '.join(s[:-4]) for s in stages} == set(benchmark.TIMED_STAGES)
-    assert sum(float(s[-2]) for s in stages) == pytest.approx(100, abs=0.5)
 
-    flops_ratio = next(ln for ln in lines if ln.startswith('CGH/MoCo FLOPs ratio'))
-    efficiency = next(ln for ln in lines if ln.startswith('efficiency'))
-    time_ratio = float(match.group(1))
-    assert positive_finite(efficiency.split()[-1]) == pytest.approx(
-        time_ratio / positive_finite(flops_ratio.split()[-1]), rel=0.02, abs=0.01)
-
-
-def test_cgh_does_more_work_than_moco_at_equal_settings():
-    # The FLOPs count must see CGH's second neck and its four relations.
-    benchmark = load_benchmark()
-    args = benchmark.parse_args(['--resolution', '32', '--batch', '4', '--queue-len', '64'])
+def test_models_come_from_configs_and_cgh_does_more_work():
+    # The MACs count must see CGH's second neck and its four relations.
     from mmengine.registry import init_default_scope
-    init_default_scope('mmpretrain')
-    models = {name: benchmark.build_model(name, args) for name in ('CGH', 'MoCo')}
-    flops = {name: benchmark.step_flops(name, model, args, 4, 64)
-             for name, model in models.items()}
-    more_queue = {name: benchmark.step_flops(name, model, args, 4, 128)
-                  for name, model in models.items()}
-    assert models['CGH'].feat_dim == 512  # the paper's necks by default
-    # One more queue slot costs 6 relation MACs per embedding dim and image for CGH, 2 for MoCo.
-    assert more_queue['CGH'] - flops['CGH'] == 6 * 4 * 512 * 64
-    assert more_queue['MoCo'] - flops['MoCo'] == 2 * 4 * 128 * 64
-    assert flops['CGH'] > flops['MoCo']
-    scaled = benchmark.build_model('CGH', benchmark.parse_args(
-        ['--resolution', '32', '--batch', '4', '--queue-len', '64', '--necks', 'scaled']))
-    assert scaled.feat_dim == 128
-    assert benchmark.step_flops('CGH', scaled, args, 4, 64) < flops['CGH']
 
-
-def test_bad_arguments_name_the_fix():
+    import cgh_mm  # noqa: F401
     benchmark = load_benchmark()
-    with pytest.raises(SystemExit, match='multiple of --batch'):
-        benchmark.check_args(benchmark.parse_args(['--batch', '5', '--queue-len', '64']))
-    with pytest.raises(SystemExit, match='--device cuda'):
-        benchmark.check_args(benchmark.parse_args(['--device', 'cpu', '--amp']))
-    with pytest.raises(SystemExit, match='--memory-repeats must be > 0'):
-        benchmark.check_args(benchmark.parse_args(['--memory-repeats', '0']))
+    init_default_scope('mmpretrain')
+    args = benchmark.parse_args(TINY)
+    models = {name: benchmark.build(name, args)[0] for name in benchmark.NAMES}
+    macs = {name: benchmark.step_macs(name, m, args) for name, m in models.items()}
+    longer = benchmark.parse_args(TINY[:4] + ['--queue-len', '128'])
+    more_queue = {name: benchmark.step_macs(name, m, longer) for name, m in models.items()}
+    assert models['CGH'].feat_dim == 512  # the paper's necks by default
+    assert models['CGH'].hypercolumn_neck.fuse.conv.out_channels == 512  # as wide as layer4
+    assert models['MoCo'].queue.shape == (128, 64)
+    # One more slot costs 6 relation MACs per embedding dim and image for CGH, 2 for MoCo.
+    assert more_queue['CGH'] - macs['CGH'] == 6 * 4 * 512 * 64
+    assert more_queue['MoCo'] - macs['MoCo'] == 2 * 4 * 128 * 64
+    assert macs['CGH'] > macs['MoCo']
+    scaled = benchmark.build('CGH', benchmark.parse_args(TINY + ['--necks', 'scaled']))[0]
+    assert scaled.feat_dim == 128  # configs/_base_/models/cgh_r18.py
+    assert benchmark.step_macs('CGH', scaled, args) < macs['CGH']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--batch', '5', '--queue-len', '64'], 'multiple of --batch'),
+    (['--device', 'cpu', '--amp'], 'GPUs only'),
+    (['--memory-repeats', '0'], '--memory-repeats must be > 0'),
+    (['--arch', 'resnet50', '--necks', 'scaled'], 'give --cgh-config'),
+])
+def test_bad_arguments_name_the_fix(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        load_benchmark().parse_args(argv)
+    assert message in capsys.readouterr().err
 
 
 def test_sweep_writes_a_plot_and_one_row_per_setting(tmp_path, capsys, monkeypatch):
     benchmark = load_benchmark()
     monkeypatch.setattr(benchmark, 'SWEEP_QUEUE_LENS', (32, 64))
     png = tmp_path / 'sweep.png'
-    benchmark.main(['--resolution', '32', '--batch', '4', '--queue-len', '64', '--threads', '1',
-                    '--rounds', '1', '--steps-per-round', '1', '--warmup', '0',
-                    '--memory-repeats', '1', '--no-breakdown', '--sweep',
-                    '--sweep-png', str(png)])
-    lines = capsys.readouterr().out.splitlines()
-    rows = [ln.split() for ln in lines
-            if re.match(r'^\s*\d+\s+\d+\s+(CGH|MoCo)\s', ln)]
-    # queue 32 and 64 at batch 4, then batch 2 and 8 at queue 64; both models each
-    settings = sorted({(int(r[0]), int(r[1])) for r in rows})
-    assert settings == [(2, 64), (4, 32), (4, 64), (8, 64)]
-    assert len(rows) == 8
+    benchmark.main(TINY + ['--warmup', '0', '--sweep', '--sweep-png', str(png)])
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines()
+            if re.match(r'^\s*\d+\s+\d+\s+\d', ln)]
+    # queue 32 and 64 at batch 4, then batch 2 and 8 at queue 64
+    assert [(int(r[0]), int(r[1])) for r in rows] == [(4, 32), (4, 64), (2, 64), (8, 64)]
     for row in rows:
-        positive_finite(row[3])
-        positive_finite(row[4])
-    # a larger batch is more work for both models
-    gmacs = {(int(r[0]), int(r[1]), r[2]): float(r[4]) for r in rows}
-    for name in ('CGH', 'MoCo'):
-        assert gmacs[(2, 64, name)] < gmacs[(4, 64, name)] < gmacs[(8, 64, name)]
+        step_cgh, step_moco, time_ratio, macs_ratio, efficiency = map(float, row[2:])
+        assert time_ratio == pytest.approx(step_cgh / step_moco, rel=0.02)
+        assert efficiency == pytest.approx(time_ratio / macs_ratio, rel=0.02, abs=0.01)
     assert png.exists() and png.stat().st_size > 1000
-    assert LAST_LINE.match(lines[-1])

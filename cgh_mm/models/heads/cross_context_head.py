@@ -7,11 +7,12 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from ..losses import (
-    cross_context_loss,
     entropy_fraction,
     info_nce,
     mean_pairwise_cosine,
     relation_logits,
+    relation_target,
+    soft_target_cross_entropy,
 )
 
 
@@ -88,35 +89,35 @@ class CrossContextHead(BaseModule):
             that entropy; 0 = nothing left to learn), and per embedding the mean
             cosine between different images of the batch (1 = collapsed).
         """
-        alpha = float(self.alpha)
-        student_global_logits = relation_logits(student_global, global_queue)
-        student_hyper_logits = relation_logits(student_hypercolumn, hypercolumn_queue)
-        teacher_global_logits = relation_logits(teacher_global, global_queue)
-        teacher_hyper_logits = relation_logits(teacher_hypercolumn, hypercolumn_queue)
-
-        loss_hyper = cross_context_loss(student_hyper_logits, teacher_global_logits,
-                                        self.student_hypercolumn_temp, self.teacher_global_temp)
-        global_terms = [
-            cross_context_loss(logits, teacher_hyper_logits, self.student_global_temp,
-                               self.teacher_hypercolumn_temp)
-            for logits in [student_global_logits] +
-            [relation_logits(crop, global_queue) for crop in local_student_global]
-        ]
-        loss_global = torch.stack(global_terms).mean()
+        alpha, n = float(self.alpha), student_global.shape[0]
+        # Student and teacher rows go through one product per queue: the queue, the
+        # largest operand, is read once.
+        *student_global_logits, teacher_global_logits = relation_logits(
+            torch.cat([student_global, *local_student_global, teacher_global.detach()]),
+            global_queue).split(n)
+        student_hyper_logits, teacher_hyper_logits = relation_logits(
+            torch.cat([student_hypercolumn, teacher_hypercolumn.detach()]),
+            hypercolumn_queue).split(n)
+        # loss_hyper learns the teacher's global relations, loss_global its hypercolumn ones.
+        hyper_target = relation_target(teacher_global_logits, self.teacher_global_temp)
+        global_target = relation_target(teacher_hyper_logits, self.teacher_hypercolumn_temp)
+        loss_hyper = soft_target_cross_entropy(
+            hyper_target, student_hyper_logits / self.student_hypercolumn_temp)
+        global_terms = [soft_target_cross_entropy(global_target, logits / self.student_global_temp)
+                        for logits in student_global_logits]  # main view, then local crops
         loss_nce = loss_hyper.new_zeros(())  # weight 0 after the warm-up: not computed
         if alpha < 1:
-            loss_nce = (info_nce(student_global, teacher_global, student_global_logits,
+            loss_nce = (info_nce(student_global, teacher_global, student_global_logits[0],
                                  self.nce_temp) +
                         info_nce(student_hypercolumn, teacher_hypercolumn,
                                  student_hyper_logits, self.nce_temp))
 
-        hyper_entropy = entropy_fraction(teacher_global_logits, self.teacher_global_temp)
-        global_entropy = entropy_fraction(teacher_hyper_logits, self.teacher_hypercolumn_temp)
+        hyper_entropy, global_entropy = map(entropy_fraction, (hyper_target, global_target))
         log_k = math.log(global_queue.shape[0])
         return {
             'loss_nce': (1 - alpha) * loss_nce,
             'loss_hyper': alpha * self.hypercolumn_weight * loss_hyper,
-            'loss_global': alpha * self.global_weight * loss_global,
+            'loss_global': alpha * self.global_weight * torch.stack(global_terms).mean(),
             'alpha': loss_hyper.new_tensor(alpha),
             'health/hyper_target_entropy': hyper_entropy,
             'health/global_target_entropy': global_entropy,

@@ -38,6 +38,11 @@ def soft_target_cross_entropy(target_probs: Tensor, logits: Tensor) -> Tensor:
     return -(target_probs.detach() * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
 
 
+def relation_target(teacher_logits: Tensor, teacher_temp: float) -> Tensor:
+    """``softmax(teacher_logits / teacher_temp)``: ``(N, K)`` float32, no gradient."""
+    return F.softmax(teacher_logits.detach().float() / teacher_temp, dim=1)
+
+
 def cross_context_loss(student_logits: Tensor, teacher_logits: Tensor, student_temp: float,
                        teacher_temp: float) -> Tensor:
     """``CE(softmax(teacher_logits / teacher_temp), student_logits / student_temp)``.
@@ -50,8 +55,8 @@ def cross_context_loss(student_logits: Tensor, teacher_logits: Tensor, student_t
     Returns:
         Scalar; no gradient flows into ``teacher_logits``.
     """
-    target = F.softmax(teacher_logits.detach().float() / teacher_temp, dim=1)
-    return soft_target_cross_entropy(target, student_logits / student_temp)
+    return soft_target_cross_entropy(relation_target(teacher_logits, teacher_temp),
+                                     student_logits / student_temp)
 
 
 def info_nce(query: Tensor, key: Tensor, negative_logits: Tensor, temperature: float) -> Tensor:
@@ -72,18 +77,19 @@ def info_nce(query: Tensor, key: Tensor, negative_logits: Tensor, temperature: f
     return F.cross_entropy(logits, logits.new_zeros(logits.shape[0], dtype=torch.long))
 
 
-def entropy_fraction(logits: Tensor, temperature: float) -> Tensor:
-    """Mean entropy of ``softmax(logits / temperature)`` as a fraction of ``ln K``.
+def entropy_fraction(probs: Tensor) -> Tensor:
+    """Mean entropy of the rows of ``probs`` as a fraction of ``ln K``.
 
     Args:
-        logits: ``(N, K)`` relations, ``K > 1``.
+        probs: ``(N, K)`` rows summing to one, ``K > 1``.
 
     Returns:
         Scalar in ``[0, 1]``: 1 for uniform rows (targets that carry no
         information), 0 for one-hot rows.
     """
-    log_probs = F.log_softmax(logits.detach().float() / temperature, dim=1)
-    return -(log_probs.exp() * log_probs).sum(1).mean() / math.log(logits.shape[1])
+    probs = probs.detach().float()
+    log_probs = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()  # 0 log 0 = 0
+    return -(probs * log_probs).sum(1).mean() / math.log(probs.shape[1])
 
 
 def mean_pairwise_cosine(embeddings: Tensor) -> Tensor:

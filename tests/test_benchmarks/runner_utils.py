@@ -14,7 +14,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from PIL import Image
 
-from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
+from tests.helpers import build_cgh, save_cgh_checkpoint
 from tools.model_converters.cgh2backbone import convert
 
 

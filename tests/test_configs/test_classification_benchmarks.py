@@ -10,7 +10,6 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from tests.cgh_checkpoints import cgh_cfg
 from tests.helpers import save_tiny_cgh_checkpoint
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks',
@@ -69,7 +68,7 @@ def cgh_checkpoints(tmp_path_factory):
     for name, depth, backbone_type in (('r50', 50, 'ResNet'), ('r18', 18, 'ResNet'),
                                        ('r18_cifar', 18, 'ResNet_CIFAR')):
         path = tmp / f'{name}.pth'
-        state = save_tiny_cgh_checkpoint(cgh_cfg(depth), path, backbone_type)
+        state = save_tiny_cgh_checkpoint(path, depth, backbone_type=backbone_type)
         found[name] = str(path), {k[len('backbone.'):]: v for k, v in state.items()
                                   if k.startswith('backbone.')}
     return found
@@ -95,9 +94,9 @@ def test_init_loads_the_cgh_backbone_and_refuses_another(path, cgh_checkpoints):
             MODELS.build(cfg).init_weights()
 
 
-def test_cifar_linear_probe_trains_head_only_from_checkpoint(tiny_cgh_cfg, tmp_path):
+def test_cifar_linear_probe_trains_head_only_from_checkpoint(tmp_path):
     ckpt = tmp_path / 'cgh_cifar.pth'
-    saved = save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt, backbone_type='ResNet_CIFAR')
+    saved = save_tiny_cgh_checkpoint(ckpt, backbone_type='ResNet_CIFAR')
     expected = {k[len('backbone.'):]: v for k, v in saved.items() if k.startswith('backbone.')}
 
     cfg = Config.fromfile(CIFAR_LINEAR)

@@ -2,7 +2,7 @@
 import pytest
 from mmengine.runner import Runner
 
-from tests.small_runs import small_cfg
+from tests.helpers import tiny_runner_cfg
 
 
 def three_views(cfg):
@@ -31,7 +31,7 @@ def three_views(cfg):
 ], ids=['queue-not-multiple', 'batch-larger-than-queue', 'warmup-shorter-than-refill',
         'batch-larger-than-dataset', 'wrong-views', 'stage-index', 'channel-mismatch'])
 def test_bad_config_fails_in_the_runner_with_the_fix(tmp_path, change, error, message):
-    cfg = small_cfg(tmp_path, max_epochs=1)
+    cfg = tiny_runner_cfg(tmp_path, max_epochs=1)
     change(cfg)
     runner = Runner.from_cfg(cfg)
     with pytest.raises(error, match=message):

@@ -1,32 +1,9 @@
 """A real mmengine Runner: train, checkpoint, resume in a new Runner."""
-import os.path as osp
-import uuid
-
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 
-CONFIG = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'cgh',
-                  'cgh_resnet18_1xb16-2e_synthetic.py')
-
-
-def tiny_cfg(work_dir, max_epochs):
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = str(work_dir)
-    # A unique name: mmengine keys its logger and visualizer by experiment name, and
-    # another Runner built in the same second would otherwise take our logs.
-    cfg.experiment_name = f'resume_test_{uuid.uuid4().hex}'
-    cfg.train_cfg.max_epochs = max_epochs
-    cfg.train_dataloader.dataset.num_images = 32  # 2 iterations per epoch
-    cfg.model.queue_len = 128  # a refill takes 8 iterations: the warm-up lasts 8
-    cfg.custom_hooks = [
-        dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=4),
-        dict(type='CGHHealthHook')
-    ]
-    cfg.default_hooks.logger.interval = 1
-    cfg.log_level = 'WARNING'
-    return cfg
+from tests.helpers import tiny_runner_cfg as tiny_cfg
 
 
 def cgh_state(model):

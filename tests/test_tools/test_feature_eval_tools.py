@@ -74,11 +74,11 @@ def test_cluster_known_results_from_loaded_features(tmp_path):
     assert json.loads(out.read_text())['acc'] == pytest.approx(0.5)
 
 
-def test_end_to_end_student_and_teacher(tiny_cgh_cfg, tmp_path):
+def test_end_to_end_student_and_teacher(tmp_path):
     config = tmp_path / 'eval_cfg.py'
     config.write_text(EVAL_CONFIG)
     ckpt = tmp_path / 'cgh.pth'
-    save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt)
+    save_tiny_cgh_checkpoint(ckpt)
 
     feats = {}
     for weights in ('student', 'teacher'):
@@ -107,12 +107,12 @@ def test_end_to_end_student_and_teacher(tiny_cgh_cfg, tmp_path):
                               feats['teacher']['train_features'])
 
 
-def test_cluster_end_to_end(tiny_cgh_cfg, tmp_path):
+def test_cluster_end_to_end(tmp_path):
     pytest.importorskip('sklearn')
     config = tmp_path / 'eval_cfg.py'
     config.write_text(EVAL_CONFIG)
     ckpt = tmp_path / 'cgh.pth'
-    save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt)
+    save_tiny_cgh_checkpoint(ckpt)
     out, feats = tmp_path / 'cluster.json', tmp_path / 'feats.pth'
     run_tool(CLUSTER, config, ckpt, '--weights', 'teacher', '--save-features', feats,
              '--out', out)
@@ -123,12 +123,12 @@ def test_cluster_end_to_end(tiny_cgh_cfg, tmp_path):
     assert json.loads(out.read_text())['acc'] == pytest.approx(scores['acc'])
 
 
-def test_wrong_backbone_names_missing_and_unexpected_keys(tiny_cgh_cfg, tmp_path):
+def test_wrong_backbone_names_missing_and_unexpected_keys(tmp_path):
     config = tmp_path / 'eval_cfg.py'
     config.write_text(EVAL_CONFIG)
     separable_features(tmp_path / 'feats.pth')  # a .pth file that is no checkpoint
     ckpt = tmp_path / 'cgh.pth'
-    save_tiny_cgh_checkpoint(tiny_cgh_cfg, ckpt)
+    save_tiny_cgh_checkpoint(ckpt)
     with pytest.raises(ValueError, match=r"cgh.pth' \(student backbone\) does not fit ResNet: "
                        r'96 missing keys \(layer1.2.bn1.bias, .*Check that the config builds'):
         run_tool(KNN, config, ckpt, '--cfg-options', 'model.backbone.depth=34')

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
 from cgh_mm.utils import load_checkpoint_safely
-from tests.small_runs import small_backbone_options
+from tests.helpers import NARROW_OPTIONS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -24,7 +24,7 @@ CONFIG = osp.join(ROOT, 'configs', 'cgh', 'cgh_resnet18_1xb16-2e_synthetic.py')
 SHORT_RUN = [
     'train_cfg.max_epochs=3', 'default_hooks.checkpoint.interval=3',
     'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.max_keep_ckpts=1',
-    'log_processor.window_size=1', 'randomness.deterministic=True', *small_backbone_options()
+    'log_processor.window_size=1', 'randomness.deterministic=True', *NARROW_OPTIONS
 ]
 LOSS_TERMS = ('loss', 'loss_nce', 'loss_hyper', 'loss_global', 'alpha', 'health/hyper_kl')
 TIMEOUT_S = 300
@@ -185,7 +185,7 @@ def test_tensorboard_flag_logs_to_tensorboard(tmp_path, monkeypatch):
     from mmengine.runner import Runner
 
     cfg = merged_config(monkeypatch, '--tensorboard', '--work-dir', str(tmp_path),
-                        '--cfg-options', 'train_cfg.max_epochs=1', *small_backbone_options())
+                        '--cfg-options', 'train_cfg.max_epochs=1', *NARROW_OPTIONS)
     assert [b['type'] for b in cfg.visualizer.vis_backends] == ['LocalVisBackend',
                                                                 'TensorboardVisBackend']
     cfg.experiment_name = f'tensorboard_{os.getpid()}'

@@ -14,9 +14,9 @@ from cgh_mm.utils.backbone_weights import (
 from tests.helpers import save_tiny_cgh_checkpoint
 
 
-def test_student_and_teacher_backbones_are_selected(tiny_cgh_cfg, tmp_path):
+def test_student_and_teacher_backbones_are_selected(tmp_path):
     path = tmp_path / 'cgh.pth'
-    state = save_tiny_cgh_checkpoint(tiny_cgh_cfg, path)
+    state = save_tiny_cgh_checkpoint(path)
     loaded = read_state_dict(str(path))
     student = strip_prefix(loaded, BACKBONE_PREFIXES['student'], str(path))
     teacher = strip_prefix(loaded, BACKBONE_PREFIXES['teacher'], str(path))

@@ -6,7 +6,7 @@ from mmpretrain.registry import MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
 import cgh_mm  # noqa: F401  (registers StrictPretrained)
-from tests.cgh_checkpoints import randomize_norms_
+from tests.helpers import randomize_norms_
 
 
 @pytest.fixture(scope='module')

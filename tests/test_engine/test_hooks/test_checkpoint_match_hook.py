@@ -3,7 +3,7 @@ import torch
 from mmengine.runner import Runner
 
 from cgh_mm.engine.hooks import CheckpointMismatchError
-from tests.small_runs import small_cfg
+from tests.helpers import tiny_runner_cfg
 
 
 def other_model_checkpoint(runner, path):
@@ -17,7 +17,7 @@ def other_model_checkpoint(runner, path):
 
 @pytest.mark.parametrize('resume', [False, True], ids=['load_from', 'resume'])
 def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume):
-    cfg = small_cfg(tmp_path, max_epochs=1)
+    cfg = tiny_runner_cfg(tmp_path, max_epochs=1)
     runner = Runner.from_cfg(cfg)
     path = tmp_path / 'other.pth'
     other_model_checkpoint(runner, path)
@@ -29,18 +29,18 @@ def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume):
     assert ('--resume' if resume else '`load_from`') in message and str(path) in message
     assert '1 missing keys (backbone.conv1.weight)' in message
     assert '1 unexpected keys (head.fc.weight)' in message
-    assert 'global_queue (256, 64) vs (128, 128)' in message
+    assert 'global_queue (256, 64) vs (128, 32)' in message
     # nothing was loaded
     assert torch.equal(runner.model.backbone.layer1[0].conv1.weight, before)
 
 
 def test_checkpoint_of_the_same_model_loads_every_tensor(tmp_path):
-    source = Runner.from_cfg(small_cfg(tmp_path / 'a', max_epochs=1))
+    source = Runner.from_cfg(tiny_runner_cfg(tmp_path / 'a', max_epochs=1))
     path = tmp_path / 'same.pth'
     with torch.no_grad():
         source.model.global_queue.mul_(-1)  # differs from any fresh model
     torch.save(dict(state_dict=source.model.state_dict(), meta=dict(epoch=1, iter=2)), path)
-    runner = Runner.from_cfg(small_cfg(tmp_path / 'b', max_epochs=1))
+    runner = Runner.from_cfg(tiny_runner_cfg(tmp_path / 'b', max_epochs=1))
     runner._load_from = str(path)
     runner.load_or_resume()
     for key, value in source.model.state_dict().items():
@@ -52,10 +52,10 @@ def test_resume_says_when_the_checkpoint_lr_overrides_the_config(tmp_path, monke
 
     warnings = []
     monkeypatch.setattr(module, 'print_log', lambda msg, **kw: warnings.append(msg))
-    Runner.from_cfg(small_cfg(tmp_path, max_epochs=1)).train()
+    Runner.from_cfg(tiny_runner_cfg(tmp_path, max_epochs=1)).train()
     checkpoint = tmp_path / 'epoch_1.pth'
     for lr, expected in ((0.05, 0), (0.01, 1)):
-        cfg = small_cfg(tmp_path / f'lr{lr}', max_epochs=2)
+        cfg = tiny_runner_cfg(tmp_path / f'lr{lr}', max_epochs=2)
         cfg.optim_wrapper.optimizer.lr = lr
         cfg.resume, cfg.load_from = True, str(checkpoint)
         runner = Runner.from_cfg(cfg)

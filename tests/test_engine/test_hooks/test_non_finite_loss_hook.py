@@ -6,11 +6,11 @@ from mmengine.runner import Runner
 
 from cgh_mm.engine.hooks import NonFiniteLossError
 from cgh_mm.utils import load_checkpoint_safely
-from tests.small_runs import small_cfg
+from tests.helpers import tiny_runner_cfg
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    cfg = small_cfg(tmp_path, max_epochs=2)
+    cfg = tiny_runner_cfg(tmp_path, max_epochs=2)
     cfg.default_hooks.checkpoint.update(interval=1, by_epoch=False)
     runner = Runner.from_cfg(cfg)
     head_loss = runner.model.head.loss

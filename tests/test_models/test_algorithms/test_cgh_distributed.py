@@ -8,8 +8,6 @@ setups, DDP's gradient average over two half batches equals the full-batch
 gradient, and the all-gathered teacher keys fill the queue slots in the same
 order as one process's batch.
 """
-import copy
-
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -18,7 +16,7 @@ from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from tests.conftest import TINY_CGH
+from tests.helpers import tiny_cgh_cfg
 
 BATCH_PER_PROCESS = 4
 STEPS = 3
@@ -26,7 +24,7 @@ WORLD_SIZE = 2
 
 
 def group_norm_cgh() -> dict:
-    cfg = copy.deepcopy(TINY_CGH)
+    cfg = tiny_cgh_cfg()
     cfg['backbone']['norm_cfg'] = dict(type='GN', num_groups=8, requires_grad=True)
     cfg['hypercolumn_neck']['norm_cfg'] = dict(type='GN', num_groups=8)
     cfg.update(queue_len=32, shuffle_teacher_bn=False)

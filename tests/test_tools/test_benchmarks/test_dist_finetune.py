@@ -8,7 +8,7 @@ import sys
 
 import torch
 
-from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
+from tests.helpers import build_cgh, save_cgh_checkpoint
 from tests.test_benchmarks.runner_utils import write_voc_segmentation
 
 from ..dist_helpers import free_port

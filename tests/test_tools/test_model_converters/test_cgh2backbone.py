@@ -10,7 +10,7 @@ import torchvision
 
 import cgh_mm.utils.checkpoint as checkpoint_module
 from cgh_mm.evaluation import pooled_backbone_features
-from tests.cgh_checkpoints import build_cgh, save_cgh_checkpoint
+from tests.helpers import build_cgh, save_cgh_checkpoint
 from tools.model_converters.cgh2backbone import main
 
 

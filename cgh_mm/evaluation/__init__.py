@@ -16,10 +16,3 @@ from .functional import (
     weighted_knn_predict,
 )
 from .metrics import WeightedKNNAccuracy
-
-__all__ = [
-    'WeightedKNNAccuracy', 'add_feature_arguments', 'clustering_metrics',
-    'compute_feature_sets', 'extract_features', 'feature_sets_from_args', 'hungarian_accuracy',
-    'kl_divergence', 'load_feature_sets', 'pooled_backbone_features', 'save_feature_sets',
-    'topk_overlap', 'weighted_knn_accuracy', 'weighted_knn_predict'
-]

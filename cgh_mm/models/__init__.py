@@ -1,4 +1,4 @@
-from .algorithms import *  # noqa: F401,F403
-from .heads import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
-from .necks import *  # noqa: F401,F403
+from .algorithms import *  # noqa: F403
+from .heads import *  # noqa: F403
+from .losses import *  # noqa: F403
+from .necks import *  # noqa: F403

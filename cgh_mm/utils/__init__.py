@@ -10,11 +10,3 @@ from .checkpoint import (
 from .launch import apply_launch_args, find_sync_bn, parse_launch_args, prepare_cpu_distributed
 from .safe_loading import allow_mmengine_checkpoint_globals
 from .strict_pretrained_init import StrictPretrainedInit
-
-__all__ = [
-    'AtomicWriteError', 'StrictPretrainedInit', 'allow_mmengine_checkpoint_globals',
-    'apply_launch_args', 'check_checkpoint_file', 'check_checkpoint_paths',
-    'describe_state_dict_mismatch', 'find_sync_bn',
-    'load_backbone_weights', 'load_checkpoint_safely', 'parse_launch_args',
-    'prepare_cpu_distributed', 'read_state_dict', 'strip_prefix', 'write_file_atomically'
-]

@@ -6,8 +6,3 @@ from .training_curves import (
                               plot_loss_terms,
                               scalar_series,
 )
-
-__all__ = [
-    'find_scalars_file', 'load_scalars', 'plot_health', 'plot_knn_accuracy', 'plot_loss_terms',
-    'scalar_series'
-]

@@ -1,3 +1,1 @@
 from .quiet_constructor import QuietOptimWrapperConstructor
-
-__all__ = ['QuietOptimWrapperConstructor']

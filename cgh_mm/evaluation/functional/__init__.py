@@ -1,8 +1,3 @@
 from .clustering import clustering_metrics, hungarian_accuracy
 from .knn import weighted_knn_accuracy, weighted_knn_predict
 from .relation_agreement import kl_divergence, topk_overlap
-
-__all__ = [
-    'clustering_metrics', 'hungarian_accuracy', 'kl_divergence', 'topk_overlap',
-    'weighted_knn_accuracy', 'weighted_knn_predict'
-]

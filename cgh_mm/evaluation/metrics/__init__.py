@@ -1,3 +1,1 @@
 from .weighted_knn import WeightedKNNAccuracy
-
-__all__ = ['WeightedKNNAccuracy']

@@ -1,3 +1,1 @@
 from .cgh import CGH, check_queue_fits_batch
-
-__all__ = ['CGH', 'check_queue_fits_batch']

@@ -1,3 +1,1 @@
 from .cross_context_head import CrossContextHead
-
-__all__ = ['CrossContextHead']

@@ -7,8 +7,3 @@ from .relation_losses import (
                               relation_target,
                               soft_target_cross_entropy,
 )
-
-__all__ = [
-    'cross_context_loss', 'entropy_fraction', 'info_nce', 'mean_pairwise_cosine',
-    'relation_logits', 'relation_target', 'soft_target_cross_entropy'
-]

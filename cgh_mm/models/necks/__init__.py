@@ -1,3 +1,1 @@
 from .hypercolumn_neck import HypercolumnNeck
-
-__all__ = ['HypercolumnNeck']

@@ -291,4 +291,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (OSError, KeyError, ValueError) as err:  # refusals and bad input: no traceback
+        raise SystemExit(f'collect_results: {err}') from None

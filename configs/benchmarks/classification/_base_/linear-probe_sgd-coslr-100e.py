@@ -8,7 +8,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=100, by_epoch=True, begin=0, end=100)
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
+# mmengine's loop, except that a mid-epoch resume goes on with the next batch
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=100, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
 

@@ -36,7 +36,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60], gamma=0.1)
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=70, val_interval=10)
+# mmengine's loop, except that a mid-epoch resume goes on with the next batch
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=70, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
 

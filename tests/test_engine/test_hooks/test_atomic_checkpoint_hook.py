@@ -1,0 +1,38 @@
+import errno
+
+import pytest
+from mmengine.runner import Runner
+
+from cgh_mm.engine.hooks import atomic_checkpoint_hook as module
+from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
+from tests.helpers import tiny_runner_cfg
+
+
+def test_full_disk_names_the_last_good_checkpoint_and_leaves_no_partial(tmp_path, monkeypatch):
+    cfg = tiny_runner_cfg(tmp_path, max_epochs=2)
+    cfg.default_hooks.checkpoint.update(interval=1, by_epoch=False, max_keep_ckpts=1)
+    checkpoints = []
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    def full_disk_at_the_second_checkpoint(path, data):
+        if path.endswith('.pth'):
+            checkpoints.append(path)
+        if len(checkpoints) == 2:  # the bytes are written, flushing them to disk fails
+            monkeypatch.setattr('os.fsync', no_space)
+        write_file_atomically(path, data)
+
+    monkeypatch.setattr(module, 'write_file_atomically', full_disk_at_the_second_checkpoint)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(OSError) as info:
+        runner.train()
+    assert info.value.errno == errno.ENOSPC
+    message = str(info.value)
+    assert 'could not write' in message and 'iter_2.pth' in message and 'free on' in message
+    assert f'The last good checkpoint is {tmp_path / "iter_1.pth"}' in message
+    # max_keep_ckpts=1: the old checkpoint is kept because the new one never landed
+    assert load_checkpoint_safely(str(tmp_path / 'iter_1.pth'))['meta']['iter'] == 1
+    assert not (tmp_path / 'iter_2.pth').exists()
+    assert not list(tmp_path.glob('.*.partial'))
+    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'iter_1.pth')

@@ -1,19 +1,12 @@
 """Training-step benchmark: CGH against mmpretrain's MoCo v2, measured in one run.
 
-    python tools/analysis/benchmark.py --device cpu --arch resnet18 --resolution 112 \\
+    python tools/analysis/benchmark.py --device cpu --arch resnet18 --resolution 112 \
         --batch 32 --queue-len 32768 --threads 2
 
-Both models come from their configs (``--cgh-config``/``--moco-config``, chosen by
-``--arch`` and ``--necks`` by default) with the same queue length, and run the
-same full training step, ``model.train_step`` (preprocessing, forward, backward,
-optimizer step, EMA update, enqueue), on the same batch of random images. After
-warm-up steps the models take turns in rounds, so that drift of a shared
-machine hits both alike. Printed per model: median and fastest step, images/s,
-peak memory (in fresh child processes: CPU peak-RSS growth, CUDA
-``max_memory_allocated``; the median of ``--memory-repeats``), multiply-
-accumulates per step (``mmengine.analysis`` on the trained encoder, x3 for
-forward and backward, plus the teacher's forward and the relation products),
-the operators that take the most time in each, and last::
+Both models come from their configs with the same queue length and run the same
+``model.train_step`` on the same batch, taking turns in rounds. Prints per model the
+step time, images/s, peak memory (fresh child processes), multiply-accumulates per
+step and the costliest operators, then the ratios, last::
 
     CGH/MoCo step-time ratio: X.XX, peak-memory ratio: Y.YY
 """

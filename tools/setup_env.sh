@@ -14,9 +14,7 @@ TORCH_VERSION=2.14.1
 MMCV_VERSION=2.1.0
 WHEELHOUSE=${MMCV_WHEELHOUSE:-$HOME/.cache/cgh-mm/wheelhouse}/torch${TORCH_VERSION}
 
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PY" -m venv "$VENV"
-fi
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 VPY="$VENV/bin/python"
 "$VPY" -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
 

@@ -1,8 +1,5 @@
 """Test (evaluate) a checkpoint with an mmengine Runner, as mmpretrain's tools/test.py.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] \
-        [--out-item metrics|pred] [--amp] [--cfg-options k=v ...] [--launcher ...]
-
 The config needs ``test_dataloader``, ``test_cfg`` and ``test_evaluator`` (a
 downstream config, e.g. a linear probe); a pretraining config has none.
 """
@@ -37,8 +34,7 @@ def parse_args() -> argparse.Namespace:
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     apply_launch_args(cfg, args)
     cfg.load_from = args.checkpoint
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg.merge_from_dict(args.cfg_options or {})
     missing = [key for key in ('test_dataloader', 'test_cfg', 'test_evaluator')
                if cfg.get(key, None) is None]
     if missing:

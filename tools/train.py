@@ -1,8 +1,4 @@
-"""Train (pre-train) a model with an mmengine Runner, as mmpretrain's tools/train.py.
-
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr] \
-        [--no-validate] [--tensorboard] [--cfg-options k=v ...] [--launcher none|pytorch|...]
-"""
+"""Train (pre-train) a model with an mmengine Runner, as mmpretrain's tools/train.py."""
 import argparse
 import glob
 import os.path as osp
@@ -51,8 +47,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.auto_scale_lr.enable = True
     if args.tensorboard:
         cfg.visualizer.vis_backends.append(dict(type='TensorboardVisBackend'))
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg.merge_from_dict(args.cfg_options or {})
     return cfg
 
 
@@ -68,9 +63,8 @@ def check_resume(cfg: Config) -> None:
         check_checkpoint_file(path)
     except (OSError, RuntimeError) as err:
         others = sorted(set(glob.glob(osp.join(osp.dirname(path), '*.pth'))) - {path})
-        raise SystemExit(f'--resume: {err}\nOther checkpoints there: '
-                         f'{", ".join(others) or "none"}; resume from one with --resume PATH.'
-                         ) from err
+        raise SystemExit(f'--resume: {err}\nOther checkpoints there: {", ".join(others) or "none"}'
+                         '; resume from one with --resume PATH.') from err
     print(f'--resume: resuming from {path}')
 
 

@@ -21,9 +21,8 @@ class SyntheticImageDataset(BaseDataset):
                  seed: int = 0, pipeline: Sequence = (), test_mode: bool = False,
                  classes: Optional[Sequence[str]] = None, lazy_init: bool = False) -> None:
         if num_images <= 0 or image_size < 8 or num_classes <= 0:
-            raise ValueError(
-                'SyntheticImageDataset needs num_images > 0, image_size >= 8 and '
-                f'num_classes > 0, got {num_images}, {image_size}, {num_classes}.')
+            raise ValueError('SyntheticImageDataset needs num_images > 0, image_size >= 8 and '
+                             f'num_classes > 0, got {num_images}, {image_size}, {num_classes}.')
         self.num_images, self.image_size = num_images, image_size
         self.num_classes, self.seed = num_classes, seed
         classes = classes or [f'class_{c}' for c in range(num_classes)]

@@ -128,11 +128,9 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('checkpoint', nargs='?',
                         help='CGH checkpoint, or a plain backbone checkpoint')
     parser.add_argument('--weights', choices=['student', 'teacher'], default='student',
-                        help='student (backbone.*) or EMA teacher '
-                        '(teacher.module.backbone.*) weights of a CGH checkpoint')
+                        help='CGH checkpoint backbone: student (backbone.*) or EMA teacher')
     parser.add_argument('--save-features', help='write the features to this .pth file')
-    parser.add_argument('--load-features',
-                        help='read features from this .pth file instead of computing them')
+    parser.add_argument('--load-features', help='read the features from this .pth file')
     parser.add_argument('--batch-size', type=int, help='override the dataloader batch size')
     parser.add_argument('--num-workers', type=int, default=0, help='dataloader workers')
     parser.add_argument('--out', help='write the results to this JSON file')
@@ -147,8 +145,7 @@ def feature_sets_from_args(args: argparse.Namespace) -> Dict[str, object]:
     if not args.config or not args.checkpoint:
         raise SystemExit('give CONFIG and CHECKPOINT, or --load-features FILE.')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg.merge_from_dict(args.cfg_options or {})
     sets = compute_feature_sets(cfg, args.checkpoint, args.weights, args.batch_size,
                                 args.num_workers)
     if args.save_features:

@@ -44,10 +44,9 @@ def strip_prefix(state_dict: Dict[str, Tensor], prefix: str, path: str,
 def load_state_dict_strictly(module: nn.Module, state_dict: Dict[str, Tensor], source: str,
                              hint: str, ignore_missing: Sequence[str] = (),
                              ignore_unexpected: Sequence[str] = ()) -> int:
-    """Load ``state_dict`` into ``module``, or raise one ``ValueError`` listing the
-    missing, unexpected and mis-shaped keys, then ``hint``. ``ignore_missing``:
-    prefixes of module keys the checkpoint may lack (a new layer); ``ignore_unexpected``:
-    prefixes of checkpoint keys another module loads. Returns the number loaded."""
+    """Load ``state_dict`` into ``module``, or raise one ``ValueError`` listing the missing,
+    unexpected and mis-shaped keys (not under the ``ignore_*`` prefixes, see
+    :class:`StrictPretrainedInit`), then ``hint``. Returns the number loaded."""
     expected = {k: v for k, v in module.state_dict().items()
                 if k in state_dict or not k.startswith(tuple(ignore_missing))}
     given = {k: v for k, v in state_dict.items()

@@ -28,10 +28,9 @@ def to_torchvision(backbone: Mapping[str, Tensor]) -> Dict[str, Tensor]:
     depth = min(RESNET_DEPTHS, key=lambda d: len(set(references[d]) ^ set(backbone)))
     mismatch = describe_state_dict_mismatch(references[depth], backbone)
     if mismatch is not None:
-        raise ValueError(
-            f'the backbone does not fit torchvision\'s resnet{depth} (the closest of '
-            f'depths {RESNET_DEPTHS}): {mismatch}. The backbone must be a plain-stem '
-            "BatchNorm ResNet of standard width (mmpretrain type='ResNet').")
+        raise ValueError(f'the backbone does not fit torchvision\'s resnet{depth} (the closest of '
+                         f'depths {RESNET_DEPTHS}): {mismatch}. The backbone must be a plain-stem '
+                         "BatchNorm ResNet of standard width (mmpretrain type='ResNet').")
     return dict(backbone)
 
 

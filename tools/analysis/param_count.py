@@ -1,7 +1,4 @@
-"""Count the parameters of a model built from a config, per top-level module.
-
-    python tools/analysis/param_count.py configs/cgh_r50_8xb256.py [--cfg-options k=v ...]
-"""
+"""Count the parameters of a model built from a config, per top-level module."""
 import argparse
 
 from mmengine.analysis import parameter_count

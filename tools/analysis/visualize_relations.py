@@ -1,8 +1,5 @@
 """Plot what a CGH teacher relates: global vs hypercolumn relations over the queue.
 
-    python tools/analysis/visualize_relations.py CONFIG --checkpoints A.pth [B.pth ...] \
-        (--images DIR | --dataset) [--num-images 6] [--topk 10] [--out-dir DIR]
-
 For each checkpoint, the EMA teacher's relations of a few images to the queue (softmax
 of ``relation_logits`` / the head's teacher temperatures) are plotted for the global and
 the hypercolumn context, with their agreement: ``KL(global || hypercolumn)`` and the
@@ -139,8 +136,7 @@ def main() -> None:
     if min(args.num_images, args.topk, args.plot_slots) < 1:
         parser.error('--num-images, --topk and --plot-slots must be >= 1')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg.merge_from_dict(args.cfg_options or {})
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     images = load_images(cfg, args)
     rows = []

@@ -1,9 +1,6 @@
 """Convert the Fashion-MNIST idx files (SRC: default, the Debian package's) into
 DST/{train,test}/<class>/<index>.png and DST/meta/{train,test}.txt (``<class>/<index>.png
-<label>`` lines in the original class-mixed order: ``indices=N`` is class-balanced).
-
-    python tools/dataset_converters/fashion_mnist_to_folder.py [SRC] [DST]
-"""
+<label>`` lines in the original class-mixed order: ``indices=N`` is class-balanced)."""
 import argparse
 import json
 import os
@@ -80,8 +77,7 @@ def convert(src: str = DEFAULT_SRC, dst: str = 'data/fashion-mnist',
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('src', nargs='?', default=DEFAULT_SRC, help='folder of the idx files')
     parser.add_argument('dst', nargs='?', default='data/fashion-mnist', help='output folder')
     args = parser.parse_args()

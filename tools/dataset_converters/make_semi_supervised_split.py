@@ -1,10 +1,6 @@
 """Write the ``ann_file`` of an ImageNet label subset: ``<wnid>/<file> <label>`` lines,
 labels in mmpretrain's class order (sorted folders), from a subset list (SimCLR's
-1percent.txt) or a seeded class-balanced draw (--fraction or --per-class).
-
-    python tools/dataset_converters/make_semi_supervised_split.py data/imagenet/train \
-        --subset-file 1percent.txt --out data/imagenet/meta/train_1percent.txt
-"""
+1percent.txt) or a seeded class-balanced draw (--fraction or --per-class)."""
 import argparse
 import os.path as osp
 
@@ -16,7 +12,7 @@ from mmpretrain.datasets.custom import find_folders, get_samples
 def main() -> None:
     from cgh_mm.utils.checkpoint import write_file_atomically
 
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('root', help='train folder, one sub-folder per class')
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument('--subset-file', help='list of image file names (e.g. 1percent.txt)')

@@ -1,9 +1,5 @@
 """Convert the extracted stl10_binary.tar.gz into ``OUT/unlabeled/unlabeled/<idx>.png``
-(one pseudo-class, for pretraining) and ``OUT/{train,test}/<class name>/<idx>.png``.
-
-    python tools/dataset_converters/stl10_to_folders.py data/stl10_binary \
-        [--out data/stl10] [--splits unlabeled train test]
-"""
+(one pseudo-class, for pretraining) and ``OUT/{train,test}/<class name>/<idx>.png``."""
 import argparse
 import os
 import os.path as osp
@@ -42,8 +38,7 @@ def read_stl10_labels(path: str, num_images: int, num_classes: int) -> np.ndarra
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('src', help='the extracted stl10_binary folder')
     parser.add_argument('--out', default='data/stl10')
     parser.add_argument('--splits', nargs='+', choices=('unlabeled', 'train', 'test'),

@@ -1,9 +1,6 @@
 """Move Tiny-ImageNet's ``val/images/*`` into ``val/<wnid>/`` as ``CustomDataset`` wants
 (or copy them into ``DIR/<wnid>/``), once every image is known to be annotated and every
-annotated image to exist.
-
-    python tools/dataset_converters/tinyimagenet_val_to_folders.py ROOT [--out DIR]
-"""
+annotated image to exist."""
 import argparse
 import os
 import os.path as osp
@@ -58,8 +55,7 @@ def sort_val(root: str, out: Optional[str] = None) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('root', help='the tiny-imagenet-200 folder')
     parser.add_argument('--out', help='copy into OUT/<wnid>/ instead of moving in place')
     args = parser.parse_args()

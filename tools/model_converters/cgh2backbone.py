@@ -23,8 +23,7 @@ from cgh_mm.utils.backbone_weights import BACKBONE_PREFIXES
 from cgh_mm.utils.checkpoint_conversion import OUTPUT_FORMATS, detectron2_checkpoint, to_torchvision
 
 
-def convert(checkpoint: str, output: str, teacher: bool = False,
-            fmt: str = 'openmmlab') -> None:
+def convert(checkpoint: str, output: str, teacher: bool = False, fmt: str = 'openmmlab') -> None:
     """Read ``checkpoint``, write the chosen backbone to ``output`` in format ``fmt``."""
     if fmt not in OUTPUT_FORMATS:
         raise ValueError(f'unknown output format {fmt!r}; valid formats: '

@@ -1,8 +1,5 @@
 """Strip a training checkpoint to ``state_dict`` and plain ``meta`` facts (no optimizer,
-schedulers or message hub) as ``OUT_DIR/<stem>_<YYYYMMDD>-<sha256[:8]>.pth``.
-
-    python tools/model_converters/publish_model.py IN_FILE OUT_DIR [--stem STEM] [--date YYYYMMDD]
-"""
+schedulers or message hub) as ``OUT_DIR/<stem>_<YYYYMMDD>-<sha256[:8]>.pth``."""
 import argparse
 import datetime
 import hashlib
@@ -20,9 +17,8 @@ def strip_checkpoint(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     """``{'state_dict': ..., 'meta': {...}}`` with only what inference needs."""
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise KeyError(
-            f'the input has no "state_dict" (found {found}); give a checkpoint written '
-            'by mmengine (e.g. work_dirs/<config>/epoch_200.pth).')
+        raise KeyError(f'the input has no "state_dict" (found {found}); give a checkpoint written '
+                       'by mmengine (e.g. work_dirs/<config>/epoch_200.pth).')
     meta = checkpoint.get('meta') or {}
     return dict(state_dict=checkpoint['state_dict'],
                 meta={key: meta[key] for key in KEPT_META_KEYS if key in meta})
@@ -31,10 +27,7 @@ def strip_checkpoint(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
 def publish(in_file: str, out_dir: str, stem: Optional[str] = None,
             date: Optional[str] = None) -> str:
     """Write the stripped checkpoint of ``in_file`` into ``out_dir``; return its path.
-
-    ``stem`` defaults to the folder of ``in_file`` (``work_dirs/<config stem>/``),
-    ``date`` to today (UTC).
-    """
+    ``stem`` defaults to the folder name of ``in_file``, ``date`` to today (UTC)."""
     from cgh_mm.utils.checkpoint import load_checkpoint_safely, write_file_atomically
 
     date = date or datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d')
@@ -56,7 +49,7 @@ def publish(in_file: str, out_dir: str, stem: Optional[str] = None,
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('in_file', help='checkpoint written by training')
     parser.add_argument('out_dir', help='folder for the release file')
     parser.add_argument('--stem', help='file name stem (default: the folder name of '

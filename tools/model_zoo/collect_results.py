@@ -1,8 +1,5 @@
 """Write the results of finished runs of model-zoo configs into the metafile and README.
 
-    python tools/model_zoo/collect_results.py WORK_DIR [WORK_DIR ...] [--metafile M] \
-        [--readme R] [--name MODEL_NAME] [--hardware "8x NVIDIA A100-SXM4-80GB"]
-
 Only a finished run (see ``final_metrics``) of exactly the metafile's config (see
 ``RUN_KEYS``) on its ``Batch Size`` is collected; anything else is refused with the
 reasons. README tables between ``<!-- results:TABLE:start/end -->`` markers are rendered
@@ -134,10 +131,9 @@ def results_from_metrics(kind: str, metrics: Dict[str, float], dataset: str,
         if task:
             by_task.setdefault(task, {})[name] = round(value, 4)
     if not by_task:
-        raise ValueError(
-            f'none of the metrics {sorted(metrics)} is known to the model zoo; known: '
-            f'{sorted(METRIC_NAMES)}. Add the key to METRIC_NAMES in '
-            'tools/model_zoo/collect_results.py.')
+        raise ValueError(f'none of the metrics {sorted(metrics)} is known to the model zoo; known: '
+                         f'{sorted(METRIC_NAMES)}. Add the key to METRIC_NAMES in '
+                         'tools/model_zoo/collect_results.py.')
     return [dict(Task=task, Dataset=dataset, Metrics=values)
             for task, values in by_task.items()]
 

@@ -1,7 +1,4 @@
-"""Draw the CGH method diagram (student/teacher, two contexts, two queues, cross losses).
-
-    python tools/model_zoo/draw_cgh_diagram.py [--out docs/figures/cgh_method.png]
-"""
+"""Draw the CGH method diagram (student/teacher, two contexts, two queues, cross losses)."""
 import argparse
 import os.path as osp
 from typing import Optional, Sequence
@@ -27,8 +24,7 @@ def box(ax, x: float, y: float, w: float, h: float, text: str, color: str,
     ax.text(x + w / 2, y + h / 2, text, ha='center', va='center', fontsize=fontsize)
 
 
-def arrow(ax, start, end, color: str = '#444444', linestyle: str = '-',
-          rad: float = 0.0) -> None:
+def arrow(ax, start, end, color: str = '#444444', linestyle: str = '-', rad: float = 0.0) -> None:
     ax.add_patch(FancyArrowPatch(start, end, arrowstyle='-|>', mutation_scale=11,
                                  color=color, linestyle=linestyle, linewidth=1.2,
                                  connectionstyle=f'arc3,rad={rad}'))
@@ -48,8 +44,7 @@ def draw(out_path: str) -> str:
         arrow(ax, (1.4, y + 0.75), (1.8, y + 0.75))
         box(ax, 4.2, y + 0.85, 2.1, 0.65, 'global: pool(stage 4)\n-> MLP -> L2', GLOBAL, 8)
         box(ax, 4.2, y - 0.05, 2.1, 0.75,
-            'hypercolumn: resize +\nconcat(stage 3, 4) -> conv\n-> pool -> MLP -> L2',
-            HYPER, 7)
+            'hypercolumn: resize +\nconcat(stage 3, 4) -> conv\n-> pool -> MLP -> L2', HYPER, 7)
         arrow(ax, (3.7, y + 1.1), (4.2, y + 1.15))
         arrow(ax, (3.7, y + 0.5), (4.2, y + 0.35))
 
@@ -85,8 +80,7 @@ def draw(out_path: str) -> str:
     arrow(ax, (11.3, 1.2), (11.2, 2.55), color='#b45f06', rad=0.2)
     arrow(ax, (11.5, 5.15), (11.2, 3.75), color='#b45f06', rad=-0.2)
 
-    ax.set_title('CGH: cross-context learning between global and hypercolumn features',
-                 fontsize=12)
+    ax.set_title('CGH: cross-context learning between global and hypercolumn features', fontsize=12)
     fig.text(0.5, 0.01, 'Loss = 0.5 * loss_hyper + 0.5 * loss_global, after an InfoNCE '
              'warm-up of 5 epochs (both queues, temperature 0.2). Gradients reach the '
              'student only.', ha='center', fontsize=8)
@@ -97,7 +91,7 @@ def draw(out_path: str) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--out', default=DEFAULT_OUT, help='PNG to write')
     print(draw(parser.parse_args(argv).out))
 

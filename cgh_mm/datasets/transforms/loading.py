@@ -55,8 +55,7 @@ class LoadImageFromFileChecked(LoadImageFromFile):
         problem = image_truncation(data) if self.check_truncation else None
         if problem is None:
             try:
-                img = mmcv.imfrombytes(data, flag=self.color_type,
-                                       backend=self.imdecode_backend)
+                img = mmcv.imfrombytes(data, flag=self.color_type, backend=self.imdecode_backend)
             except Exception as error:
                 img, problem = None, f'decoder error: {error}'
             if img is None and problem is None:

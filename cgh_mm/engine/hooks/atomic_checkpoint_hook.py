@@ -34,8 +34,7 @@ class AtomicCheckpointHook(CheckpointHook):
     """
 
     def __init__(self, *args, backend_args=None, **kwargs) -> None:
-        super().__init__(*args, backend_args=backend_args or dict(backend='atomic_local'),
-                         **kwargs)
+        super().__init__(*args, backend_args=backend_args or dict(backend='atomic_local'), **kwargs)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         if not isinstance(self.file_backend, AtomicLocalBackend):
@@ -61,8 +60,7 @@ class AtomicCheckpointHook(CheckpointHook):
             raise OSError(err.errno, f'{err} The last good checkpoint is '
                             f'{last_good or "none: no checkpoint was written yet"}.') from err
         if is_main_process():
-            self.file_backend.put_text(self.last_ckpt, osp.join(runner.work_dir,
-                                                                'last_checkpoint'))
+            self.file_backend.put_text(self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'))
             for old_step in stale:
                 old_path = osp.join(self.out_dir, self.filename_tmpl.format(old_step))
                 if osp.isfile(old_path):

@@ -18,22 +18,16 @@ TARGETS = {'hyper': 'global', 'global': 'hypercolumn'}
 class CGHHealthHook(Hook):
     """Guards a CGH run against settings that silently stop its learning signal.
 
-    Before training it checks that the queues hold a whole number of global
-    batches, that the InfoNCE warm-up (mmpretrain's ``WarmupParamHook`` on
-    ``head.alpha``) lasts at least one refill of the queues, and warns when the
-    queue holds more slots than the dataset has images. A warm-up that ends
-    first leaves the queues full of the near-identical keys of early training:
-    the teacher's relation targets turn uniform and the cross-context losses
-    stop teaching while their logged values look like a plateau at ~ln K / 2.
-
-    During training it watches ``health/*_target_entropy`` (logged by the head,
-    read from the message hub: no extra computation or device sync) and warns
-    once per loss when, after the warm-up, the target stays within
-    ``flat_margin`` of uniform for ``window`` iterations in a row.
+    Before training it checks that the queues hold a whole number of global batches and
+    that the InfoNCE warm-up (``WarmupParamHook`` on ``head.alpha``) lasts at least one
+    refill of the queues (a shorter one fills them with near-identical early keys: flat
+    targets), and warns when the queue holds more slots than the dataset has images. During
+    training it warns once per loss when, after the warm-up, ``health/*_target_entropy``
+    (read from the message hub: no device sync) stays within ``flat_margin`` of uniform for
+    ``window`` iterations in a row.
 
     Args:
-        strict_warmup: refuse to start when the warm-up is shorter than a
-            refill (default); False only warns.
+        strict_warmup: refuse to start (default) or only warn on a too short warm-up.
         flat_margin: entropy fraction above ``1 - flat_margin`` counts as flat.
         window: consecutive flat iterations before the warning.
     """
@@ -74,12 +68,11 @@ class CGHHealthHook(Hook):
                                  "dict(type='CGHHealthHook', strict_warmup=False).")
             print_log(message, logger='current', level=logging.WARNING)
         if len(loader.dataset) < model.queue_len:
-            print_log(
-                f'CGH: the queue ({model.queue_len} slots) is longer than the training set '
-                f'({len(loader.dataset)} images): it holds several keys of each image, from '
-                'different epochs, so relations partly compare an image with its own past '
-                'keys. Set model.queue_len to at most the dataset size (a multiple of the '
-                f'global batch {batch * world}).', logger='current', level=logging.WARNING)
+            print_log(f'CGH: the queue ({model.queue_len} slots) is longer than the training set '
+                      f'({len(loader.dataset)} images): it holds several keys of each image, from '
+                      'different epochs, so relations partly compare an image with its own past '
+                      'keys. Set model.queue_len to at most the dataset size (a multiple of the '
+                      f'global batch {batch * world}).', logger='current', level=logging.WARNING)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         hub = runner.message_hub

@@ -38,18 +38,15 @@ class NonFiniteLossHook(Hook):
             terms = ', '.join(f'{key}={value:.6g}' for key, value in values.items())
             self._first_bad = (f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}, '
                                f'batch {batch_idx + 1}): {terms}')
-        if get_world_size() == 1:
-            bad = self._first_bad is not None
-        elif may_save_after_iter(runner, batch_idx):
-            flag = torch.tensor(float(self._first_bad is not None))
+        bad = self._first_bad is not None
+        if get_world_size() > 1:
+            if not may_save_after_iter(runner, batch_idx):
+                return
+            flag = torch.tensor(float(bad))
             all_reduce(flag)
             bad = flag.item() > 0
-        else:
+        if not bad:
             return
-        if bad:
-            self._raise(runner)
-
-    def _raise(self, runner) -> None:
         last = runner.message_hub.get_info('last_ckpt')
         where = self._first_bad or "another rank (this rank's losses stayed finite)"
         restart = (f'The last good checkpoint is {last} (left untouched). --resume would '

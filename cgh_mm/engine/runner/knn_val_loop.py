@@ -38,9 +38,7 @@ class KNNValLoop(ValLoop):
     No ``val_step`` is run: pretraining models have no ``predict``.
 
     Args:
-        runner: the runner.
         dataloader: val (query) dataloader or its config; its samples need ``gt_label``.
-        evaluator: evaluator config, normally ``dict(type='WeightedKNNAccuracy', ...)``.
         memory_dataloader: dataloader (or config) of the labelled memory set;
             use a sampler with ``shuffle=False``.
         fp16: run the backbone under autocast.

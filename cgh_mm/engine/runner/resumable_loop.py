@@ -35,8 +35,6 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     It also refuses a data loader with no batch (a batch larger than the dataset
     with ``drop_last=True``), which mmengine would train for zero iterations.
-
-    Same arguments as :class:`EpochBasedTrainLoop`.
     """
 
     def __init__(self, runner, dataloader, *args, **kwargs) -> None:

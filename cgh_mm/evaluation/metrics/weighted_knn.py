@@ -41,10 +41,9 @@ class WeightedKNNAccuracy(BaseMetric):
 
     def compute_metrics(self, results: List) -> dict:
         if self.memory is None:
-            raise RuntimeError(
-                'WeightedKNNAccuracy has no memory bank. Use it with '
-                "`val_cfg=dict(type='KNNValLoop', memory_dataloader=...)`, or call "
-                '`set_memory_bank(features, labels)` before `evaluate`.')
+            raise RuntimeError('WeightedKNNAccuracy has no memory bank. Use it with '
+                               "`val_cfg=dict(type='KNNValLoop', memory_dataloader=...)`, or call "
+                               '`set_memory_bank(features, labels)` before `evaluate`.')
         features = torch.stack([torch.as_tensor(f) for f, _ in results])
         labels = torch.tensor([label for _, label in results])
         classes = (self.dataset_meta or {}).get('classes')

@@ -7,6 +7,17 @@ from typing import Dict
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'configs' / 'cgh' / 'cgh_resnet18_1xb16-2e_synthetic.py'
+# A stand-in executable that records how it was called: its own path, PYTHONPATH, then
+# its arguments, appended to $CALLS.
+STUB = '#!/usr/bin/env bash\nprintf "%s\\n" "CALL $0" "PYTHONPATH=$PYTHONPATH" "$@" >> "$CALLS"\n'
+
+
+def write_stub(path: Path, text: str = STUB) -> Path:
+    """An executable script at ``path`` (folders created) that runs ``text``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
 
 
 def free_port() -> int:

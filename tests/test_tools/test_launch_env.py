@@ -5,10 +5,8 @@ import subprocess
 
 import pytest
 
-from .dist_helpers import REPO
+from .dist_helpers import REPO, write_stub
 
-# Records how it was called: its own path, PYTHONPATH, then its arguments.
-STUB = '#!/usr/bin/env bash\nprintf "%s\\n" "CALL $0" "PYTHONPATH=$PYTHONPATH" "$@" >> "$CALLS"\n'
 LAUNCHES = {
     'tools/dist_train.sh': ['c.py', '2'],
     'tools/dist_test.sh': ['c.py', 'ckpt.pth', '2'],
@@ -29,9 +27,7 @@ def checkout(tmp_path):
     stubs = dict(path=tmp_path / 'bin' / 'python', venv=repo / '.venv' / 'bin' / 'python',
                  own=tmp_path / 'own' / 'python', srun=tmp_path / 'bin' / 'srun')
     for stub in stubs.values():
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text(STUB)
-        stub.chmod(0o755)
+        write_stub(stub)
     return repo, stubs
 
 

@@ -1,7 +1,7 @@
 """tools/slurm_train.sh hands the right options to srun (a stand-in srun records them)."""
 import subprocess
 
-from .dist_helpers import REPO, TINY_CONFIG, tool_env
+from .dist_helpers import REPO, TINY_CONFIG, tool_env, write_stub
 
 FAKE_SRUN = '''#!/usr/bin/env bash
 printf '%s\\n' "$@" > "$SRUN_LOG"
@@ -9,11 +9,7 @@ printf '%s\\n' "$@" > "$SRUN_LOG"
 
 
 def test_slurm_train_builds_the_srun_command(tmp_path):
-    bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir()
-    srun = bin_dir / 'srun'
-    srun.write_text(FAKE_SRUN)
-    srun.chmod(0o755)
+    bin_dir = write_stub(tmp_path / 'bin' / 'srun', FAKE_SRUN).parent
     log = tmp_path / 'srun_args.txt'
     env = tool_env(GPUS='16', GPUS_PER_NODE='8', CPUS_PER_TASK='6',
                    SRUN_ARGS='--qos=high --time=10', SRUN_LOG=str(log))

@@ -11,8 +11,7 @@ import torch
 from tests.helpers import build_cgh, save_cgh_checkpoint
 from tests.test_benchmarks.runner_utils import write_voc_segmentation
 
-from ..dist_helpers import free_port
-from ..test_launch_env import STUB
+from ..dist_helpers import free_port, write_stub
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
 SCRIPT = osp.join(REPO, 'tools', 'benchmarks', 'mmsegmentation', 'dist_train.sh')
@@ -73,9 +72,7 @@ def test_dist_train_converts_teacher_and_trains(tmp_path):
 def test_backbone_path_with_spaces_is_made_relative_or_refused(tmp_path):
     cwd = tmp_path / 'my runs'
     cwd.mkdir()
-    python = tmp_path / 'python'
-    python.write_text(STUB)
-    python.chmod(0o755)
+    python = write_stub(tmp_path / 'python')
     env = dict(os.environ, PYTHON=str(python), CALLS=str(tmp_path / 'calls.txt'))
 
     env['WORK_DIR'] = str(cwd / 'fcn')  # absolute, below the current folder

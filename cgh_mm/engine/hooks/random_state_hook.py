@@ -1,6 +1,6 @@
 import logging
 import random
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -12,35 +12,24 @@ from mmpretrain.registry import HOOKS
 from .checkpoint_schedule import may_save_after_iter
 
 
-def capture_random_state() -> Dict[str, torch.Tensor]:
-    """Python, numpy and torch (CPU and CUDA) generator states, as int64/uint8/float64
-    tensors only, so that a checkpoint holding them loads with ``weights_only=True``."""
-    version, python_state, gauss_next = random.getstate()
-    _, numpy_keys, numpy_pos, numpy_has_gauss, numpy_gauss = np.random.get_state()
-    state = dict(
-        python=torch.tensor([version, *python_state], dtype=torch.int64),
-        python_gauss=torch.tensor([gauss_next is not None, gauss_next or 0.0],
-                                  dtype=torch.float64),
-        numpy=torch.from_numpy(np.asarray(numpy_keys, dtype=np.int64)),
-        numpy_meta=torch.tensor([numpy_pos, numpy_has_gauss], dtype=torch.int64),
-        numpy_gauss=torch.tensor(numpy_gauss, dtype=torch.float64),
-        torch=torch.get_rng_state())
+def capture_random_state() -> Dict[str, Any]:
+    """Python's, numpy's and torch's (CPU and CUDA) generator states. A checkpoint holding
+    them loads with ``weights_only=True``: numpy's arrays are allow-listed by ``import
+    cgh_mm`` (``utils/safe_loading.py``), the rest are tuples, numbers and tensors."""
+    state = dict(python=random.getstate(), numpy=np.random.get_state(),
+                 torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state['cuda'] = torch.stack(torch.cuda.get_rng_state_all())
+        state['cuda'] = torch.cuda.get_rng_state_all()
     return state
 
 
-def restore_random_state(state: Dict[str, torch.Tensor]) -> None:
+def restore_random_state(state: Dict[str, Any]) -> None:
     """Inverse of :func:`capture_random_state`."""
-    python = state['python'].tolist()
-    has_gauss, gauss = state['python_gauss'].tolist()
-    random.setstate((python[0], tuple(python[1:]), gauss if has_gauss else None))
-    pos, numpy_has_gauss = state['numpy_meta'].tolist()
-    np.random.set_state(('MT19937', state['numpy'].numpy().astype(np.uint32), pos,
-                         numpy_has_gauss, float(state['numpy_gauss'])))
+    random.setstate(state['python'])
+    np.random.set_state(state['numpy'])
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(list(state['cuda']))
+        torch.cuda.set_rng_state_all(state['cuda'])
 
 
 @HOOKS.register_module()
@@ -60,8 +49,8 @@ class RandomStateHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self) -> None:
-        self._pending: Optional[Dict[str, torch.Tensor]] = None
-        self._gathered: Optional[List[Dict[str, torch.Tensor]]] = None
+        self._pending: Optional[Dict[str, Any]] = None
+        self._gathered: Optional[List[Dict[str, Any]]] = None
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         # Runner.save_checkpoint (and so before_save_checkpoint) runs on rank 0 only:

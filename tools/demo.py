@@ -1,17 +1,14 @@
 """The CGH demo: pretrain on real data (Fashion-MNIST) on CPU and compare honestly.
 
-    python tools/demo.py [--work-dir work_dirs/demo] [--data-root DIR] [--threads N]
-
-1. gets Fashion-MNIST (Debian package ``dataset-fashion-mnist``; installed with
-   apt-get when missing and running as root) and converts it to a folder dataset;
-2. measures weighted kNN top-1 (k=20, T=0.07; memory bank: a fixed train subset,
-   queries: the 10k test images) of raw pixels and of the randomly initialised
-   backbone;
-3. pretrains CGH, then mmpretrain's MoCo v2 with the same backbone, data, schedule,
-   batch and queue length, each with the online kNN monitor every epoch;
+1. gets Fashion-MNIST (Debian package ``dataset-fashion-mnist``, installed with apt-get
+   when missing and running as root) as a folder dataset;
+2. measures weighted kNN top-1 (k=20, T=0.07; memory bank: a fixed train subset, queries:
+   the 10k test images) of raw pixels and of the randomly initialised backbone;
+3. pretrains CGH, then mmpretrain's MoCo v2 with the same backbone, data, schedule, batch
+   and queue length, each with the online kNN monitor every epoch;
 4. measures both pretrained backbones with the same extractor and memory bank;
-5. plots kNN per epoch of both runs against the two references, and CGH's health
-   metrics and loss terms; prints a summary.
+5. plots kNN per epoch of both runs against the two references, and CGH's health metrics
+   and loss terms; prints a summary.
 """
 import argparse
 import copy
@@ -29,44 +26,13 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
 
-from fashion_mnist_to_folder import DEFAULT_SRC, convert, is_converted, required_files  # noqa: E402
+import fashion_mnist_to_folder as fm  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-DEBIAN_PACKAGE = 'dataset-fashion-mnist'
 CONFIGS = dict(
     CGH=osp.join(ROOT, 'configs', 'cgh', 'cgh_resnet18_1xb64-fashion-mnist_demo.py'),
     MoCo=osp.join(ROOT, 'configs', 'mocov2', 'mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py'))
-
-
-def ensure_fashion_mnist(src: str) -> None:
-    """Install the Debian package when its files are missing, or exit naming them."""
-    missing = [p for p in required_files(src) if not osp.isfile(p)]
-    if missing and hasattr(os, 'geteuid') and os.geteuid() == 0 and shutil.which('apt-get'):
-        print(f'Fashion-MNIST missing: installing the Debian package {DEBIAN_PACKAGE} ...')
-        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-        subprocess.run(['apt-get', 'update'], check=True, env=env)
-        subprocess.run(['apt-get', 'install', '-y', DEBIAN_PACKAGE], check=True, env=env)
-        missing = [p for p in required_files(src) if not osp.isfile(p)]
-    if missing:
-        sys.exit('The demo needs the Fashion-MNIST idx files:\n  ' + '\n  '.join(missing) +
-                 f'\nInstall them with `sudo apt-get install {DEBIAN_PACKAGE}`, or copy the '
-                 f'four files into {src} (or pass --fashion-mnist-src DIR).')
-
-
-def default_threads() -> int:
-    """All cores, or 1 when other work keeps them busy (multi-threaded kernels wait for
-    their slowest thread: on 2 shared cores one thread was measured 9x faster)."""
-    cores = os.cpu_count() or 1
-    return 1 if hasattr(os, 'getloadavg') and os.getloadavg()[0] > 0.5 * cores else cores
-
-
-def build_runner(name: str, args: argparse.Namespace) -> Runner:
-    cfg = Config.fromfile(CONFIGS[name])
-    cfg.work_dir = osp.join(args.work_dir, name.lower())
-    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.val_cfg.memory_dataloader):
-        loader.dataset.data_root = args.data_root
-    return Runner.from_cfg(cfg)
 
 
 def knn_top1(model, memory_loader, query_loader) -> float:
@@ -84,7 +50,7 @@ def main() -> None:
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'fashion-mnist'),
                         help='where the converted folder dataset lives')
-    parser.add_argument('--fashion-mnist-src', default=DEFAULT_SRC,
+    parser.add_argument('--fashion-mnist-src', default=fm.DEFAULT_SRC,
                         help='folder of the original idx .gz files')
     parser.add_argument('--memory-size', type=int, default=10000,
                         help='train images in the kNN memory bank of the final evaluation')
@@ -92,13 +58,30 @@ def main() -> None:
                         'on an idle machine, 1 on a busy one')
     args = parser.parse_args()
     start = time.time()
-    threads = args.threads or default_threads()
+    # Multi-threaded kernels wait for their slowest thread: on 2 shared cores one thread
+    # was measured 9x faster, so a busy machine gets 1.
+    cores = os.cpu_count() or 1
+    threads = args.threads or (1 if os.getloadavg()[0] > 0.5 * cores else cores)
     torch.set_num_threads(threads)
-    if not is_converted(args.data_root):
-        ensure_fashion_mnist(args.fashion_mnist_src)
-    convert(args.fashion_mnist_src, args.data_root)
+    src = args.fashion_mnist_src
+    if not fm.is_converted(args.data_root) and fm.missing_files(src) and \
+            shutil.which('apt-get') and os.geteuid() == 0:
+        print(f'Fashion-MNIST missing: installing the Debian package {fm.DEBIAN_PACKAGE} ...')
+        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+        subprocess.run(['apt-get', 'update'], check=True, env=env)
+        subprocess.run(['apt-get', 'install', '-y', fm.DEBIAN_PACKAGE], check=True, env=env)
+    try:
+        fm.convert(src, args.data_root)
+    except FileNotFoundError as err:  # it names the missing files and how to get them
+        sys.exit(f'{err} Or pass --fashion-mnist-src DIR.')
 
-    runners = {name: build_runner(name, args) for name in CONFIGS}
+    runners = {}
+    for name, config in CONFIGS.items():
+        cfg = Config.fromfile(config)
+        cfg.work_dir = osp.join(args.work_dir, name.lower())
+        for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.val_cfg.memory_dataloader):
+            loader.dataset.data_root = args.data_root
+        runners[name] = Runner.from_cfg(cfg)
     cgh = runners['CGH']
     # The final protocol: a larger memory bank and all test images, test pipeline.
     memory_cfg = copy.deepcopy(cgh.cfg.val_cfg.memory_dataloader)
@@ -123,23 +106,18 @@ def main() -> None:
         print(f'kNN of the pretrained {name} backbone ...')
         results[name] = knn_top1(runner.model, memory_loader, query_loader)
 
-    from cgh_mm.visualization import (
-        find_scalars_file,
-        plot_health,
-        plot_knn_accuracy,
-        plot_loss_terms,
-    )
-    scalars = {name: find_scalars_file(r.work_dir) for name, r in runners.items()}
+    from cgh_mm import visualization as vis
+    scalars = {name: vis.find_scalars_file(r.work_dir) for name, r in runners.items()}
     plots = [osp.join(args.work_dir, f'{n}.png') for n in ('knn_accuracy', 'cgh_health',
                                                            'cgh_loss_terms')]
-    plot_knn_accuracy(
+    vis.plot_knn_accuracy(
         {f'{name} (online monitor: {len(r.val_loop.memory_dataloader.dataset)} train / '
          f'{len(r.val_loop.dataloader.dataset)} test images)': scalars[name]
          for name, r in runners.items()}, plots[0],
         baselines={f'{k} ({n_memory} train / {n_query} test images)': results[k]
                    for k in ('random init', 'raw pixels')})
-    plot_health(scalars['CGH'], plots[1])
-    plot_loss_terms(scalars['CGH'], plots[2])
+    vis.plot_health(scalars['CGH'], plots[1])
+    vis.plot_loss_terms(scalars['CGH'], plots[2])
 
     hub = cgh.message_hub
     wall = time.time() - start
@@ -150,9 +128,8 @@ def main() -> None:
           f'MoCo v2 {train_time["MoCo"]:.0f} s')
     print(f'  kNN top-1 (k=20, T=0.07, {n_query} test images, {n_memory} train images as '
           'memory bank)')
-    for name, label in (('raw pixels', 'raw pixels'), ('random init', 'random init'),
-                        ('MoCo', 'MoCo v2'), ('CGH', 'CGH')):
-        print(f'    {label:<13}{results[name]:6.2f} %')
+    for name in ('raw pixels', 'random init', 'MoCo', 'CGH'):
+        print(f'    {name.replace("MoCo", "MoCo v2"):<13}{results[name]:6.2f} %')
     print('  CGH at the end   ' + ', '.join(
         f'{k} {hub.get_scalar(f"train/{k}").current():.3f}' for k in (
             'loss_hyper', 'loss_global', 'health/hyper_target_entropy',

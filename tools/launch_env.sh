@@ -1,10 +1,8 @@
 # Sourced by the launch scripts: PYTHON is $PYTHON if set, else this checkout's
 # .venv/bin/python if it exists, else `python`; the checkout goes first on PYTHONPATH.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-    PYTHON=python
-    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON=$ROOT/.venv/bin/python; fi
-fi
+if [ -x "$ROOT/.venv/bin/python" ]; then : "${PYTHON:=$ROOT/.venv/bin/python}"; fi
+PYTHON=${PYTHON:-python}
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 need_args() {  # need_args N USAGE "$@": usage and exit 2 with fewer than N arguments

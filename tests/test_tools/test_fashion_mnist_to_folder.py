@@ -33,7 +33,7 @@ def idx_dir(tmp_path):
 def test_convert_writes_folders_and_lists(idx_dir, tmp_path):
     dst = str(tmp_path / 'fm')
     assert fm.convert(idx_dir, dst, progress=False) == {'train': 6, 'test': 3}
-    images, labels = fm.load_split(idx_dir, 'train')
+    images, labels = (fm.read_idx(osp.join(idx_dir, name)) for name in fm.SPLIT_FILES['train'])
     png = osp.join(dst, 'train', fm.CLASSES[labels[4]], '00004.png')
     np.testing.assert_array_equal(np.asarray(Image.open(png)), images[4])
     with open(osp.join(dst, 'meta', 'test.txt')) as f:

@@ -1,17 +1,11 @@
 """Training-step benchmark: CGH against mmpretrain's MoCo v2, measured in one run.
 
-    python tools/analysis/benchmark.py --device cpu --arch resnet18 --resolution 112 \
-        --batch 32 --queue-len 32768 --threads 2
-
-Both models come from their configs with the same queue length and run the same
-``model.train_step`` on the same batch, taking turns in rounds. Prints per model the
-step time, images/s, peak memory (fresh child processes), multiply-accumulates per
-step and the costliest operators, then the ratios, last::
-
-    CGH/MoCo step-time ratio: X.XX, peak-memory ratio: Y.YY
+Both models come from their configs with the same queue length and take turns running the
+same ``model.train_step`` on the same batch. Prints per model the step time, images/s, peak
+memory (fresh child processes), MACs per step and the costliest operators, then the ratios,
+last ``CGH/MoCo step-time ratio: X.XX, peak-memory ratio: Y.YY``.
 """
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -22,6 +16,17 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from matplotlib.figure import Figure
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from tqdm import tqdm
+
+import cgh_mm  # noqa: F401  (registers CGH)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS_DIR = os.path.join(ROOT, 'configs', '_base_', 'models')
@@ -36,30 +41,19 @@ NAMES = ('CGH', 'MoCo')
 SWEEP_QUEUE_LENS = (4096, 16384, 65536, 131072)
 
 
-def model_configs(args: argparse.Namespace) -> Dict[str, dict]:
-    """The two model configs, with ``--queue-len`` (and CGH's ``--queue-dtype``)."""
-    from mmengine.config import Config
-
-    default = CONFIGS[(args.arch, args.necks)]
-    paths = [args.cgh_config or os.path.join(MODELS_DIR, default[0]),
-             args.moco_config or (default[1] if '::' in default[1] else
-                                  os.path.join(MODELS_DIR, default[1]))]
+def build(name: str, args: argparse.Namespace):
+    """``(model, step)`` of the model ``name`` from its config, with ``--queue-len`` (CGH
+    also ``--queue-dtype``): ``step()`` runs one ``train_step`` on a fixed batch."""
+    paths = [given or (default if '::' in default else os.path.join(MODELS_DIR, default))
+             for given, default in zip((args.cgh_config, args.moco_config),
+                                       CONFIGS[(args.arch, args.necks)])]
     cgh, moco = (Config.fromfile(p).model.to_dict() for p in paths)
     cgh.update(queue_len=args.queue_len, queue_dtype=args.queue_dtype)
     # the same preprocessing for both
     moco.update(queue_len=args.queue_len, data_preprocessor=cgh['data_preprocessor'])
-    return dict(CGH=cgh, MoCo=moco)
-
-
-def build(name: str, args: argparse.Namespace):
-    """``(model, optim_wrapper, step)``: one ``train_step`` on a fixed batch per call."""
-    from mmengine.optim import build_optim_wrapper
-    from mmpretrain.registry import MODELS
-    from mmpretrain.structures import DataSample
-
-    model = MODELS.build(model_configs(args)[name]).to(args.device).train()
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    model = MODELS.build(dict(CGH=cgh, MoCo=moco)[name])
+    model.to(args.device, memory_format=memory_format).train()
     optim_wrapper = build_optim_wrapper(model, dict(
         type='AmpOptimWrapper' if args.amp else 'OptimWrapper',
         optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4),
@@ -68,42 +62,13 @@ def build(name: str, args: argparse.Namespace):
     views = [(torch.rand(args.batch, 3, args.resolution, args.resolution, generator=generator)
               * 255).to(args.device, memory_format=memory_format) for _ in range(2)]
     data = dict(inputs=views, data_samples=[DataSample() for _ in range(args.batch)])
-    return model, optim_wrapper, lambda: model.train_step(data, optim_wrapper)
-
-
-def synchronize(device: str) -> None:
-    if device == 'cuda':
-        torch.cuda.synchronize()
-
-
-def alternate_rounds(steps: Dict[str, Callable], args: argparse.Namespace,
-                     progress: bool = True) -> Dict[str, List[float]]:
-    """Seconds of every timed step of each model, the models taking turns."""
-    from tqdm import tqdm
-
-    def timed(step: Callable) -> float:
-        synchronize(args.device)
-        start = time.perf_counter()
-        step()
-        synchronize(args.device)
-        return time.perf_counter() - start
-
-    for step in steps.values():
-        for _ in range(args.warmup):
-            timed(step)
-    times: Dict[str, List[float]] = {name: [] for name in steps}
-    for r in tqdm(range(args.rounds), desc='rounds', disable=not progress, file=sys.stderr):
-        for name in (NAMES if r % 2 == 0 else NAMES[::-1]):  # neither always goes first
-            times[name] += [timed(steps[name]) for _ in range(args.steps_per_round)]
-    return times
+    return model, lambda: model.train_step(data, optim_wrapper)
 
 
 def step_macs(name: str, model: nn.Module, args: argparse.Namespace) -> int:
     """Multiply-accumulates of one step: the trained encoder's forward x3 (forward and
     backward), the teacher's forward, and the relation products (the queue gets no
     gradient: a student relation costs 2x its forward, a teacher relation 1x)."""
-    from mmengine.analysis import FlopAnalyzer
-
     class Encoder(nn.Module):
 
         def __init__(self) -> None:
@@ -119,10 +84,8 @@ def step_macs(name: str, model: nn.Module, args: argparse.Namespace) -> int:
 
     model.eval()  # the same MACs, no running-statistics update from the probe
     image = torch.randn(1, 3, args.resolution, args.resolution, device=args.device)
-    analyzer = FlopAnalyzer(Encoder(), (image, ))
-    analyzer.unsupported_ops_warnings(False)
-    analyzer.uncalled_modules_warnings(False)
-    per_image = analyzer.total()
+    per_image = (FlopAnalyzer(Encoder(), (image, )).unsupported_ops_warnings(False)
+                 .uncalled_modules_warnings(False).total())
     model.train()
     feat_dim = model.feat_dim if name == 'CGH' else model.queue.shape[0]
     relations = (6 if name == 'CGH' else 2) * args.batch * feat_dim * args.queue_len
@@ -131,31 +94,23 @@ def step_macs(name: str, model: nn.Module, args: argparse.Namespace) -> int:
 
 def top_operators(step: Callable, device: str, count: int = 8) -> List[Tuple[str, float]]:
     """``(operator, ms)`` of the operators that take the most time in one step."""
-    activities = [torch.profiler.ProfilerActivity.CPU]
-    if device == 'cuda':
-        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    activities = [torch.profiler.ProfilerActivity.CPU] + (
+        [torch.profiler.ProfilerActivity.CUDA] if device == 'cuda' else [])
     with torch.profiler.profile(activities=activities) as prof:
         step()
-        synchronize(device)
+        torch.get_device_module(device).synchronize()
     attr = 'self_device_time_total' if device == 'cuda' else 'self_cpu_time_total'
-    ops = sorted(((e.key, getattr(e, attr) / 1e3) for e in prof.key_averages()),
-                 key=lambda op: -op[1])
-    return ops[:count]
+    return sorted(((e.key, getattr(e, attr) / 1e3) for e in prof.key_averages()),
+                  key=lambda op: -op[1])[:count]
 
 
 def peak_memory(name: str, args: argparse.Namespace) -> int:
-    """Peak memory (bytes) of a few steps of one model, in a fresh process."""
-    cmd = [sys.executable, os.path.abspath(__file__), '--memory-child', name]
-    for key, value in vars(args).items():
-        if key in ('memory_child', 'sweep') or value in (None, False):
-            continue
-        flag = '--' + key.replace('_', '-')
-        cmd += [flag] if value is True else [flag, str(value)]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    lines = [ln for ln in result.stdout.splitlines() if ln.startswith('{')]
-    if result.returncode != 0 or not lines:
+    """Peak memory (bytes) of a few steps of one model, in a fresh process, same arguments."""
+    result = subprocess.run([sys.executable, os.path.abspath(__file__), *args.argv,
+                             '--memory-child', name], capture_output=True, text=True)
+    if result.returncode != 0:
         raise RuntimeError(f'memory measurement of {name} failed:\n{result.stderr[-3000:]}')
-    return int(json.loads(lines[-1])['peak_bytes'])
+    return int(result.stdout.split()[-1])
 
 
 def _rss_kib(field: str) -> int:
@@ -164,42 +119,54 @@ def _rss_kib(field: str) -> int:
 
 
 def memory_child(name: str, args: argparse.Namespace) -> None:
+    """Print the growth of peak memory (bytes) over three steps of one model."""
     if args.device == 'cuda':
         before = torch.cuda.memory_allocated()
     else:
         before = _rss_kib('VmRSS') * 1024
         with open('/proc/self/clear_refs', 'w') as f:  # peak RSS starts at the current RSS
             f.write('5')
-    _, _, step = build(name, args)
+    step = build(name, args)[1]
     for _ in range(3):
         step()
-    synchronize(args.device)
+    torch.get_device_module(args.device).synchronize()
     peak = (torch.cuda.max_memory_allocated() if args.device == 'cuda' else
             _rss_kib('VmHWM') * 1024)
-    print(json.dumps(dict(model=name, peak_bytes=peak - before)))
+    print(peak - before)
 
 
 def measure(args: argparse.Namespace, progress: bool = True) -> Dict[str, dict]:
-    """Step times and MACs of both models at the settings of ``args``."""
+    """Median and fastest step time (s), MACs and ``step`` of both models at the settings
+    of ``args``; after the warm-up steps the models take turns in rounds."""
+    synchronize = torch.get_device_module(args.device).synchronize
+
+    def timed(step: Callable) -> float:
+        synchronize()
+        start = time.perf_counter()
+        step()
+        synchronize()
+        return time.perf_counter() - start
+
     built = {name: build(name, args) for name in NAMES}
-    times = alternate_rounds({name: b[2] for name, b in built.items()}, args, progress)
+    for _, step in built.values():
+        for _ in range(args.warmup):
+            timed(step)
+    times: Dict[str, List[float]] = {name: [] for name in NAMES}
+    for r in tqdm(range(args.rounds), desc='rounds', disable=not progress, file=sys.stderr):
+        for name in (NAMES if r % 2 == 0 else NAMES[::-1]):  # neither always goes first
+            times[name] += [timed(built[name][1]) for _ in range(args.steps_per_round)]
     return {name: dict(step_s=statistics.median(times[name]), fastest_s=min(times[name]),
-                       macs=step_macs(name, built[name][0], args), step=built[name][2])
-            for name in NAMES}
+                       macs=step_macs(name, model, args), step=step)
+            for name, (model, step) in built.items()}
 
 
 def sweep(args: argparse.Namespace) -> None:
     """Step time against work over queue lengths and batch sizes, plotted to a PNG."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
     settings = [(args.batch, k) for k in SWEEP_QUEUE_LENS]
     settings += [(b, args.queue_len) for b in (args.batch // 2, args.batch * 2)
                  if b > 0 and args.queue_len % b == 0]
     rows = []
-    print(f'{"batch":>6} {"queue":>7} {"CGH ms":>8} {"MoCo ms":>8} {"time ratio":>10} '
-          f'{"MACs ratio":>10} {"efficiency":>10}')
+    print(' batch   queue   CGH ms  MoCo ms time ratio MACs ratio efficiency')
     for batch, queue_len in settings:
         res = measure(argparse.Namespace(**{**vars(args), 'batch': batch,
                                             'queue_len': queue_len}), progress=False)
@@ -209,7 +176,8 @@ def sweep(args: argparse.Namespace) -> None:
         print(f'{batch:>6} {queue_len:>7} {res["CGH"]["step_s"] * 1e3:8.1f} '
               f'{res["MoCo"]["step_s"] * 1e3:8.1f} {time_ratio:10.2f} {macs_ratio:10.2f} '
               f'{time_ratio / macs_ratio:10.2f}')
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig = Figure(figsize=(12, 4.8))
+    left, right = fig.subplots(1, 2)
     for name, marker in zip(NAMES, 'os'):
         xs = [r[1][name]['macs'] / 1e9 for r in rows]
         ys = [r[1][name]['step_s'] * 1e3 for r in rows]
@@ -282,11 +250,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)  # for the memory children
     torch.set_num_threads(args.threads)
-    from mmengine.logging import MMLogger
-    from mmengine.registry import init_default_scope
-
-    import cgh_mm  # noqa: F401  (registers CGH)
     init_default_scope('mmpretrain')
     MMLogger.get_current_instance().setLevel(logging.ERROR)  # no per-parameter lines
     torch.manual_seed(0)
@@ -300,13 +265,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
           f'{args.necks}, CGH queues {args.queue_dtype}; {args.rounds} rounds x '
           f'{args.steps_per_round} steps per model after {args.warmup} warm-up steps')
     res = measure(args)
-    for name in NAMES:
-        res[name]['peak'] = statistics.median(
-            peak_memory(name, args) for _ in range(args.memory_repeats))
-    print(f'{"model":<6}{"median step":>13}{"fastest":>12}{"images/s":>10}{"peak memory":>14}'
-          f'{"GMACs/step":>12}')
+    print('model   median step     fastest  images/s   peak memory  GMACs/step')
     for name in NAMES:
         r = res[name]
+        r['peak'] = statistics.median(peak_memory(name, args) for _ in range(args.memory_repeats))
         print(f'{name:<6}{r["step_s"] * 1e3:>10.1f} ms{r["fastest_s"] * 1e3:>9.1f} ms'
               f'{args.batch / r["step_s"]:>10.1f}{r["peak"] / 2**20:>10.1f} MiB'
               f'{r["macs"] / 1e9:>12.2f}')

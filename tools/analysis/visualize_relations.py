@@ -1,10 +1,9 @@
 """Plot what a CGH teacher relates: global vs hypercolumn relations over the queue.
 
-For each checkpoint, the EMA teacher's relations of a few images to the queue (softmax
-of ``relation_logits`` / the head's teacher temperatures) are plotted for the global and
-the hypercolumn context, with their agreement: ``KL(global || hypercolumn)`` and the
-overlap of their top-k slots, per image and, for several checkpoints, over training.
-Writes PNGs and ``agreement.json`` and prints their paths.
+Plots, per checkpoint and image, the EMA teacher's relations to the queue (softmax of
+``relation_logits`` / the head's teacher temperatures) in both contexts and their agreement:
+``KL(global || hypercolumn)`` and the overlap of their top-k slots; for several checkpoints
+also the agreement over training. Writes PNGs and ``agreement.json``; prints their paths.
 """
 import argparse
 import io
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS, MODELS
 from tqdm import tqdm
 
 from cgh_mm.evaluation import kl_divergence, topk_overlap
@@ -28,8 +28,6 @@ from cgh_mm.utils.backbone_weights import load_state_dict_strictly, state_dict_o
 def load_images(cfg: Config, args: argparse.Namespace) -> list:
     """The first ``--num-images`` of ``--images`` (sorted paths) or of the config's train
     dataset (loaded, not augmented), resized: BGR ``(size, size, 3)`` uint8 arrays."""
-    from mmpretrain.registry import DATASETS
-
     if args.images and not osp.isdir(args.images):
         raise FileNotFoundError(f'--images: no such folder: {args.images}')
     dataset_cfg = (dict(type='CustomDataset', data_root=args.images, with_label=False)
@@ -42,18 +40,6 @@ def load_images(cfg: Config, args: argparse.Namespace) -> list:
     pipeline = Compose(loading + [dict(type='Resize', scale=(args.image_size, ) * 2)])
     return [pipeline(dataset.get_data_info(i))['img']
             for i in range(min(args.num_images, len(dataset)))]
-
-
-def load_cgh(cfg: Config, checkpoint: str):
-    """The config's CGH with the weights of ``checkpoint`` (read with
-    ``weights_only=True``), in eval mode, and the checkpoint's ``meta``."""
-    from mmpretrain.registry import MODELS
-
-    model = MODELS.build(cfg.model)
-    loaded = load_checkpoint_safely(checkpoint)
-    load_state_dict_strictly(model, state_dict_of(loaded, checkpoint), repr(checkpoint),
-                             'Pass the CGH config (and --cfg-options) it was trained with.')
-    return model.eval(), loaded.get('meta') or {}
 
 
 @torch.no_grad()
@@ -139,9 +125,13 @@ def main() -> None:
     cfg.merge_from_dict(args.cfg_options or {})
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     images = load_images(cfg, args)
+    model = MODELS.build(cfg.model).eval()
     rows = []
     for index, checkpoint in enumerate(tqdm(args.checkpoints, desc='checkpoints')):
-        model, meta = load_cgh(cfg, checkpoint)
+        loaded = load_checkpoint_safely(checkpoint)  # weights_only=True
+        load_state_dict_strictly(model, state_dict_of(loaded, checkpoint), repr(checkpoint),
+                                 'Pass the CGH config (and --cfg-options) it was trained with.')
+        meta = loaded.get('meta') or {}
         relations = teacher_relations(model, images)
         kl, overlap = kl_divergence(*relations), topk_overlap(*relations, args.topk)
         tag = osp.splitext(osp.basename(checkpoint))[0]

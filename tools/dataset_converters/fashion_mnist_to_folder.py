@@ -3,15 +3,15 @@ DST/{train,test}/<class>/<index>.png and DST/meta/{train,test}.txt (``<class>/<i
 <label>`` lines in the original class-mixed order: ``indices=N`` is class-balanced)."""
 import argparse
 import json
-import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
+import mmcv
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 DEFAULT_SRC = '/usr/share/datasets/fashion-mnist'
+DEBIAN_PACKAGE = 'dataset-fashion-mnist'
 CLASSES = ('T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
            'Sneaker', 'Bag', 'Ankle_boot')
 SPLIT_FILES = {split: (f'{prefix}-images-idx3-ubyte.gz', f'{prefix}-labels-idx1-ubyte.gz')
@@ -19,8 +19,9 @@ SPLIT_FILES = {split: (f'{prefix}-images-idx3-ubyte.gz', f'{prefix}-labels-idx1-
 MARKER = '.converted.json'
 
 
-def required_files(src: str = DEFAULT_SRC) -> List[str]:
-    return [osp.join(src, name) for pair in SPLIT_FILES.values() for name in pair]
+def missing_files(src: str = DEFAULT_SRC) -> List[str]:
+    paths = (osp.join(src, name) for pair in SPLIT_FILES.values() for name in pair)
+    return [path for path in paths if not osp.isfile(path)]
 
 
 def read_idx(path: str) -> np.ndarray:
@@ -33,14 +34,6 @@ def read_idx(path: str) -> np.ndarray:
                          'its header. Copy or download it again.') from err
 
 
-def load_split(src: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, 28, 28)`` and labels ``(N,)`` of ``'train'`` or ``'test'``."""
-    images, labels = (read_idx(osp.join(src, name)) for name in SPLIT_FILES[split])
-    if len(images) != len(labels):
-        raise ValueError(f'{split}: {len(images)} images but {len(labels)} labels in {src}.')
-    return images, labels
-
-
 def is_converted(dst: str) -> bool:
     return osp.isfile(osp.join(dst, MARKER))
 
@@ -51,23 +44,23 @@ def convert(src: str = DEFAULT_SRC, dst: str = 'data/fashion-mnist',
     if is_converted(dst):
         with open(osp.join(dst, MARKER)) as f:
             return json.load(f)
-    missing = [p for p in required_files(src) if not osp.isfile(p)]
+    missing = missing_files(src)
     if missing:
         raise FileNotFoundError(
             f'Fashion-MNIST files missing: {missing}. Install the Debian package '
-            '`dataset-fashion-mnist` (apt-get install dataset-fashion-mnist) or copy '
+            f'`{DEBIAN_PACKAGE}` (apt-get install {DEBIAN_PACKAGE}) or copy '
             f'the four idx .gz files into {src}.')
     from cgh_mm.utils.checkpoint import write_file_atomically
     counts = {}
-    for split in SPLIT_FILES:
-        images, labels = load_split(src, split)
-        for name in CLASSES:
-            os.makedirs(osp.join(dst, split, name), exist_ok=True)
+    for split, names in SPLIT_FILES.items():
+        images, labels = (read_idx(osp.join(src, name)) for name in names)
+        if len(images) != len(labels):
+            raise ValueError(f'{split}: {len(images)} images but {len(labels)} labels in {src}.')
         lines = []
         for idx, (image, label) in enumerate(tqdm(zip(images, labels), total=len(labels),
                                                   desc=split, disable=not progress)):
             name = f'{CLASSES[label]}/{idx:05d}.png'
-            Image.fromarray(image, mode='L').save(osp.join(dst, split, name))
+            mmcv.imwrite(image, osp.join(dst, split, name))  # creates the class folder
             lines.append(f'{name} {label}\n')
         write_file_atomically(osp.join(dst, 'meta', f'{split}.txt'), ''.join(lines).encode())
         counts[split] = len(labels)

@@ -1,11 +1,10 @@
 """Convert the extracted stl10_binary.tar.gz into ``OUT/unlabeled/unlabeled/<idx>.png``
 (one pseudo-class, for pretraining) and ``OUT/{train,test}/<class name>/<idx>.png``."""
 import argparse
-import os
 import os.path as osp
 
+import mmcv
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 SIDE = 96
@@ -58,12 +57,10 @@ def main() -> None:
         folders = ['unlabeled'] * len(images) if split == 'unlabeled' else [
             names[i] for i in read_stl10_labels(
                 osp.join(args.src, f'{split}_y.bin'), len(images), len(names))]
-        for name in set(folders):
-            os.makedirs(osp.join(args.out, split, name), exist_ok=True)
         digits = len(str(len(images) - 1))
         for idx in tqdm(range(len(images)), desc=split, unit='img'):
-            Image.fromarray(np.ascontiguousarray(images[idx])).save(
-                osp.join(args.out, split, folders[idx], f'{idx:0{digits}d}.png'))
+            mmcv.imwrite(images[idx][..., ::-1],  # RGB to BGR; the folders are created
+                         osp.join(args.out, split, folders[idx], f'{idx:0{digits}d}.png'))
         print(f'{split}: {len(images)} images -> {osp.join(args.out, split)}')
 
 

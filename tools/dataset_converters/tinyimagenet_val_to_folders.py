@@ -11,8 +11,7 @@ from tqdm import tqdm
 
 
 def sort_val(root: str, out: Optional[str] = None) -> int:
-    """Move ``root/val/images/*`` into ``root/val/<wnid>/`` (or copy into ``out/<wnid>/``);
-    returns the number of images."""
+    """Sort ``root/val/images`` (into ``out``, if given); returns the number of images."""
     val = osp.join(root, 'val')
     images_dir, annotations = osp.join(val, 'images'), osp.join(val, 'val_annotations.txt')
     labels = {}

@@ -1,8 +1,5 @@
 """Extract the student (default) or teacher backbone of a CGH checkpoint.
 
-    python tools/model_converters/cgh2backbone.py CGH_CKPT OUT [--teacher] \
-        [--format openmmlab|torchvision|detectron2]
-
 openmmlab: ``{'state_dict': backbone, 'meta': ...}``, bare names, for ``init_cfg=dict(
 type='StrictPretrained', checkpoint=OUT)`` in mmpretrain, mmdet (C4: res5 head too), mmseg.
 torchvision: a ``torchvision.models.resnet*`` ``state_dict`` (lacking only ``fc.*``).

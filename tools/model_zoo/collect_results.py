@@ -10,9 +10,13 @@ import fnmatch
 import glob
 import os.path as osp
 import re
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
+from mmengine.config import Config
+
+from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -46,26 +50,20 @@ _GPU_LINE = re.compile(r'^\s*GPU ([\d,]+): (.+?)\s*$', re.MULTILINE)
 _WORLD_LINE = re.compile(r'^\s*GPU number: (\d+)\s*$', re.MULTILINE)
 
 
-def read_log_metrics(log_text: str) -> List[Tuple[str, Dict[str, float], int]]:
-    """``(mode, {key: value}, offset)`` of every ``Epoch|Iter(train|val|test)`` log line:
-    its numeric items but mmengine's timings (eta and tables are not numbers)."""
-    return [(line.group(1), {k: float(v) for k, v in _ITEM.findall(line.group(2))
-                             if k not in ('time', 'data_time', 'memory')}, line.start())
-            for line in _LOG_LINE.finditer(log_text)]
-
-
 def final_metrics(log_text: str, cfg: Dict[str, Any]) -> Tuple[str, Dict[str, float]]:
     """``(kind, metrics)`` of a finished run: ``'test'`` metrics of the checkpoint that ends
     the schedule, else ``'val'`` metrics logged after "Saving checkpoint" of the last
     epoch/iteration, else the last ``'train'`` loss of a run that logged that checkpoint;
     else a ValueError ``unfinished: ...`` naming what is missing."""
-    records = read_log_metrics(log_text)
+    # (mode, numeric items but mmengine's timings, offset) of every Epoch|Iter(...) line
+    records = [(line.group(1), {k: float(v) for k, v in _ITEM.findall(line.group(2))
+                                if k not in ('time', 'data_time', 'memory')}, line.start())
+               for line in _LOG_LINE.finditer(log_text)]
     train_cfg = cfg.get('train_cfg') or {}
     unit = 'epoch' if 'max_epochs' in train_cfg else 'iter'
     last = train_cfg.get(f'max_{unit}s')
     tests = [m for mode, m, _ in records if mode == 'test' and m]
     if tests:  # a test run: of the checkpoint that ends the schedule
-        from cgh_mm.utils.checkpoint import load_checkpoint_safely
         tested = (load_checkpoint_safely(cfg['load_from']).get('meta') or {}).get(unit)
         if tested != last:
             raise ValueError(f'unfinished: the tested checkpoint {cfg["load_from"]} is from '
@@ -90,12 +88,10 @@ def final_metrics(log_text: str, cfg: Dict[str, Any]) -> Tuple[str, Dict[str, fl
 
 def flat_items(value: Any, prefix: str = '') -> Iterator[Tuple[str, Any]]:
     """``(dotted key, leaf value)`` of nested dicts and lists."""
-    items = value.items() if isinstance(value, dict) else (
-        enumerate(value) if isinstance(value, (list, tuple)) else None)
-    if items is None or not value:
+    if not isinstance(value, (dict, list, tuple)) or not value:
         yield prefix, value
         return
-    for key, item in items:
+    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
         yield from flat_items(item, f'{prefix}.{key}' if prefix else str(key))
 
 
@@ -154,16 +150,13 @@ def collect_run(work_dir: str, metafile: Dict[str, Any], name: Optional[str] = N
     """``(model name, Results with their Source)`` of the newest run of ``work_dir``, or a
     ValueError naming every reason it is not a finished run of its zoo config (metafile
     ``Config`` paths are relative to ``root``, default: this repository)."""
-    from mmengine.config import Config
-
     logs = sorted(glob.glob(osp.join(work_dir, '[0-9]*_[0-9]*', '*.log')))
     dumped = glob.glob(osp.join(work_dir, '*.py'))
     if not logs or len(dumped) != 1:
         raise FileNotFoundError(
             f'{work_dir!r} is not a work dir of one config: expected its config copy '
             f'(found {dumped}) and <YYYYMMDD_HHMMSS>/*.log, as mmengine writes them.')
-    with open(logs[-1], errors='replace') as f:
-        log_text = f.read()
+    log_text = Path(logs[-1]).read_text(errors='replace')
     model = find_model(metafile, name or osp.splitext(osp.basename(dumped[0]))[0])
     run = Config.fromfile(dumped[0], import_custom_modules=False).to_dict()
     zoo = Config.fromfile(osp.join(root or ROOT, model['Config']), import_custom_modules=False)
@@ -225,19 +218,17 @@ def render_table(metafile: Dict[str, Any], table: str) -> str:
                    if (r.get('Task') == KNN_TASK) == (table == 'knn')]
         if results or meta.get('Benchmark') == table or table == 'knn' and meta.get(
                 'Benchmark') == 'pretraining' and meta.get(data_key):
-            rows.append((model, results))
-    columns = list(dict.fromkeys(c for _, rs in rows for r in rs for c in r['Metrics']))
+            rows.append((model, meta, results))
+    columns = list(dict.fromkeys(c for *_, rs in rows for r in rs for c in r['Metrics']))
     header = ['Model', 'Dataset'] + (columns or ['Result']) + ['Source']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)]
-    for model, results in rows:
+    for model, meta, results in rows:
         metrics = {k: v for r in results for k, v in r['Metrics'].items()}
         cells = [f'{metrics[c]:.4g}' if c in metrics else
                  '—' if results else 'not yet measured' for c in columns or ['Result']]
-        src = results[-1]['Source'] if results else {}
-        source = (f"measured with cgh-mm, {src['Hardware']}, {src['Date']}, "
-                  f"{src['Evaluation']}" if src else '—')
-        dataset = ', '.join(dict.fromkeys(r['Dataset'] for r in results)) or \
-            (model.get('Metadata') or {}).get(data_key, '—')
+        source = 'measured with cgh-mm, {Hardware}, {Date}, {Evaluation}'.format(
+            **results[-1]['Source']) if results else '—'
+        dataset = ', '.join(dict.fromkeys(r['Dataset'] for r in results)) or meta.get(data_key, '—')
         link = f"[{model['Name']}](../../{model['Config']})"
         lines.append('| ' + ' | '.join([link, dataset] + cells + [source]) + ' |')
     if not rows:
@@ -259,8 +250,6 @@ def update_readme(text: str, metafile: Dict[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    from cgh_mm.utils.checkpoint import write_file_atomically
-
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dirs', nargs='+', help='work dirs of finished runs')
     parser.add_argument('--metafile', default=osp.join(ROOT, 'configs/cgh/metafile.yml'))
@@ -270,16 +259,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     if args.name and len(args.work_dirs) > 1:
         parser.error('--name applies to one work dir; run the tool once per run.')
-    with open(args.metafile) as f:
-        metafile = yaml.safe_load(f)
+    metafile = yaml.safe_load(Path(args.metafile).read_text())
     for work_dir in args.work_dirs:
         name, results = collect_run(work_dir, metafile, args.name, args.hardware)
         update_metafile(metafile, name, results)
         for result in results:
             print(f"{name}: {result['Task']} on {result['Dataset']}: {result['Metrics']} "
                   f"({result['Source']['Hardware']}, {result['Source']['Date']})")
-    with open(args.readme) as f:
-        readme = update_readme(f.read(), metafile)
+    readme = update_readme(Path(args.readme).read_text(), metafile)
     write_file_atomically(
         args.metafile, yaml.safe_dump(metafile, sort_keys=False, allow_unicode=True).encode())
     write_file_atomically(args.readme, readme.encode())

@@ -3,12 +3,9 @@ import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-from mmengine.utils import mkdir_or_exist  # noqa: E402
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from mmengine.utils import mkdir_or_exist
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_OUT = osp.join(ROOT, 'docs', 'figures', 'cgh_method.png')
@@ -32,7 +29,8 @@ def arrow(ax, start, end, color: str = '#444444', linestyle: str = '-', rad: flo
 
 def draw(out_path: str) -> str:
     """Render the diagram to ``out_path`` (PNG) and return the path."""
-    fig, ax = plt.subplots(figsize=(12, 6.2))
+    fig = Figure(figsize=(12, 6.2))
+    ax = fig.subplots()
     ax.set(xlim=(0, 12), ylim=(0, 6.2))
     ax.axis('off')
 
@@ -86,7 +84,6 @@ def draw(out_path: str) -> str:
              'student only.', ha='center', fontsize=8)
     mkdir_or_exist(osp.dirname(osp.abspath(out_path)))
     fig.savefig(out_path, dpi=120, bbox_inches='tight')
-    plt.close(fig)
     return out_path
 
 

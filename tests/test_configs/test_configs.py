@@ -15,12 +15,13 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 from cgh_mm.models.algorithms.cgh import check_queue_fits_batch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# Pretraining configs; configs/benchmarks (downstream tasks) have their own tests.
+# Pretraining configs; configs/benchmarks (downstream tasks) and configs/study (the demo's
+# variants) have their own tests.
 CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                                             recursive=True)
     if '_base_' not in p and not osp.relpath(p, ROOT).startswith(
-        ('configs/benchmarks', 'configs/mocov2')))
+        ('configs/benchmarks', 'configs/mocov2', 'configs/study')))
 MOCO_DEMO = 'configs/mocov2/mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py'
 
 # Expected side of each view the train pipeline produces, per config.

@@ -10,8 +10,10 @@ from mmpretrain.utils import get_ori_model
 
 from ...models.algorithms.cgh import check_queue_fits_batch
 
-# Which teacher context gives the target of each cross-context loss.
-TARGETS = {'hyper': 'global', 'global': 'hypercolumn'}
+# loss_hyper and loss_global are named by their student context; the teacher context
+# whose relations are their target: the other one with CGH's 'cross' teaching, else the same.
+STUDENT_CONTEXT = {'hyper': 'hypercolumn', 'global': 'global'}
+CROSS_TEACHER = {'hyper': 'global', 'global': 'hypercolumn'}
 
 
 @HOOKS.register_module()
@@ -39,7 +41,7 @@ class CGHHealthHook(Hook):
         self.strict_warmup = strict_warmup
         self.flat_margin = flat_margin
         self.window = window
-        self._flat_iters = {name: 0 for name in TARGETS}
+        self._flat_iters = {name: 0 for name in STUDENT_CONTEXT}
 
     def before_train(self, runner) -> None:
         model = get_ori_model(runner.model)
@@ -51,7 +53,9 @@ class CGHHealthHook(Hook):
         warmup = next((h.warmup_epochs for h in runner.hooks if isinstance(h, WarmupParamHook)
                        and h.param_name == 'alpha'), 0)
         warmup_iters = warmup * iters_per_epoch
-        if warmup_iters < refill:
+        # alpha held at 0 (no warm-up hook): InfoNCE only, no relational target to go flat.
+        infonce_only = not warmup and float(model.head.alpha) == 0
+        if warmup_iters < refill and not infonce_only:
             message = (
                 f'CGH: the InfoNCE warm-up ends after {math.ceil(warmup_iters)} iterations, '
                 f'before the queues are refilled once (queue_len {model.queue_len} / global batch '
@@ -78,13 +82,15 @@ class CGHHealthHook(Hook):
         hub = runner.message_hub
         if 'train/alpha' not in hub.log_scalars or hub.get_scalar('train/alpha').current() < 1:
             return
-        for name, context in TARGETS.items():
+        for name in STUDENT_CONTEXT:
             key = f'train/health/{name}_target_entropy'
             if key not in hub.log_scalars:
                 continue
             flat = hub.get_scalar(key).current() > 1 - self.flat_margin
             self._flat_iters[name] = self._flat_iters[name] + 1 if flat else 0
             if self._flat_iters[name] == self.window:
+                teaching = getattr(get_ori_model(runner.model).head, 'teaching', 'cross')
+                context = (CROSS_TEACHER if teaching == 'cross' else STUDENT_CONTEXT)[name]
                 print_log(
                     f'CGH health: for {self.window} iterations the target of '
                     f'loss_{name} (the teacher\'s {context} relations) has been '

@@ -45,7 +45,8 @@ class CGH(BaseSelfSupervisor):
             used by ``hypercolumn_neck`` and, last, the stage of the global branch.
         neck: global neck config, fed with the last backbone map only
             (``MoCoV2Neck`` gives the paper's pool -> fc-relu-fc).
-        hypercolumn_neck: :class:`HypercolumnNeck` config.
+        hypercolumn_neck: :class:`HypercolumnNeck` config, or None for a head with
+            ``teaching='global'`` (no hypercolumn branch, queue or relations are built).
         head: :class:`CrossContextHead` config.
         queue_len: slots of each queue (131072 for ImageNet), a multiple of the
             global batch.
@@ -62,7 +63,7 @@ class CGH(BaseSelfSupervisor):
     def __init__(self,
                  backbone: dict,
                  neck: dict,
-                 hypercolumn_neck: dict,
+                 hypercolumn_neck: Optional[dict],
                  head: dict,
                  queue_len: int = 131072,
                  feat_dim: int = 512,
@@ -82,7 +83,15 @@ class CGH(BaseSelfSupervisor):
             raise ValueError(
                 f'CGH: needs queue_dtype in {QUEUE_DTYPES}, queue_len > 0 and '
                 f'num_local_crops >= 0, got {queue_dtype!r}, {queue_len}, {num_local_crops}.')
-        self.hypercolumn_neck = MODELS.build(hypercolumn_neck)
+        global_only = getattr(self.head, 'teaching', 'cross') == 'global'
+        if global_only != (hypercolumn_neck is None):
+            raise ValueError(
+                f"CGH: head.teaching={getattr(self.head, 'teaching', 'cross')!r} "
+                f'{"needs" if not global_only else "uses no"} hypercolumn branch, but '
+                f'model.hypercolumn_neck is {"None" if hypercolumn_neck is None else "set"}. '
+                "Set model.hypercolumn_neck=None with teaching='global' (global relations "
+                'only), and a HypercolumnNeck config with teaching=\'cross\' or \'same\'.')
+        self.hypercolumn_neck = None if global_only else MODELS.build(hypercolumn_neck)
         self.queue_len = queue_len
         self.feat_dim = feat_dim
         self.shuffle_teacher_bn = shuffle_teacher_bn
@@ -92,23 +101,28 @@ class CGH(BaseSelfSupervisor):
         # (K, C): one row per slot; slot j of both queues is the same past image.
         for name in ('global_queue', 'hypercolumn_queue'):
             queue = F.normalize(torch.randn(queue_len, feat_dim), dim=1)
-            self.register_buffer(name, queue.to(getattr(torch, queue_dtype)))
+            without = global_only and name == 'hypercolumn_queue'  # None: not in checkpoints
+            self.register_buffer(name, None if without else queue.to(getattr(torch, queue_dtype)))
         self.register_buffer('queue_ptr', torch.zeros(1, dtype=torch.long))
         self._pending_keys: Optional[List[torch.Tensor]] = None
 
     def _student(self) -> nn.ModuleDict:
         """The student's modules, as the teacher averages them."""
-        return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck,
-                                  hypercolumn_neck=self.hypercolumn_neck))
+        modules = dict(backbone=self.backbone, neck=self.neck)
+        if self.hypercolumn_neck is not None:
+            modules['hypercolumn_neck'] = self.hypercolumn_neck
+        return nn.ModuleDict(modules)
 
     def embed(self, images: torch.Tensor,
-              teacher: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
-        """L2-normalised ``(global, hypercolumn)`` embeddings, ``(N, C)`` each, of the
-        student or of the EMA teacher; ``images`` are preprocessed ``(N, 3, H, W)``."""
+              teacher: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """L2-normalised ``(global, hypercolumn)`` embeddings, ``(N, C)`` each (the
+        hypercolumn one None without a hypercolumn branch), of the student or of the EMA
+        teacher; ``images`` are preprocessed ``(N, 3, H, W)``."""
         encoder = self.teacher.module if teacher else self._student()
         feats = encoder.backbone(images)
-        return (F.normalize(encoder.neck((feats[-1], ))[0], dim=1),
-                F.normalize(encoder.hypercolumn_neck(feats)[0], dim=1))
+        hypercolumn = (F.normalize(encoder.hypercolumn_neck(feats)[0], dim=1)
+                       if 'hypercolumn_neck' in encoder else None)
+        return F.normalize(encoder.neck((feats[-1], ))[0], dim=1), hypercolumn
 
     @torch.no_grad()
     def _write_pending_keys(self) -> None:
@@ -120,10 +134,10 @@ class CGH(BaseSelfSupervisor):
         """
         if self._pending_keys is None:
             return
-        (global_keys, hypercolumn_keys), self._pending_keys = self._pending_keys, None
-        ptr, batch = int(self.queue_ptr), global_keys.shape[0]
-        self.global_queue[ptr:ptr + batch] = global_keys
-        self.hypercolumn_queue[ptr:ptr + batch] = hypercolumn_keys
+        keys, self._pending_keys = self._pending_keys, None
+        ptr, batch = int(self.queue_ptr), keys[0].shape[0]
+        for queue, queue_keys in zip((self.global_queue, self.hypercolumn_queue), keys):
+            queue[ptr:ptr + batch] = queue_keys
         self.queue_ptr[0] = (ptr + batch) % self.queue_len
 
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
@@ -165,12 +179,14 @@ class CGH(BaseSelfSupervisor):
             shuffle = self.shuffle_teacher_bn and get_world_size() > 1
             weak_view, idx_unshuffle = batch_shuffle_ddp(inputs[0]) if shuffle else (
                 inputs[0], None)
-            teacher_keys = self.embed(weak_view, teacher=True)
+            teacher_keys = self.embed(weak_view, teacher=True)  # (global, hypercolumn or None)
             if shuffle:
-                teacher_keys = [batch_unshuffle_ddp(k, idx_unshuffle) for k in teacher_keys]
+                teacher_keys = [k if k is None else batch_unshuffle_ddp(k, idx_unshuffle)
+                                for k in teacher_keys]
 
         losses = self.head.loss(student_global, student_hypercolumn, *teacher_keys,
                                 self.global_queue, self.hypercolumn_queue,
                                 local_student_global)
-        self._pending_keys = [torch.cat(all_gather(k.contiguous())) for k in teacher_keys]
+        self._pending_keys = [torch.cat(all_gather(k.contiguous()))
+                              for k in teacher_keys if k is not None]
         return losses

@@ -15,6 +15,8 @@ from ..losses import (
     soft_target_cross_entropy,
 )
 
+TEACHING = ('cross', 'same', 'global')  # who teaches whom: see CrossContextHead
+
 
 @MODELS.register_module()
 class CrossContextHead(BaseModule):
@@ -28,8 +30,22 @@ class CrossContextHead(BaseModule):
         total = (1 - alpha) * loss_nce
                 + alpha * (hypercolumn_weight * loss_hyper + global_weight * loss_global)
 
-    ``alpha`` is an attribute (1.0 by default) that mmpretrain's
-    ``WarmupParamHook(param_name='alpha', module_name='head')`` ramps up.
+    ``alpha`` is an attribute that mmpretrain's
+    ``WarmupParamHook(param_name='alpha', module_name='head')`` ramps up from 0 to its
+    initial value; without that hook it stays at its initial value (``alpha=0``: InfoNCE
+    for the whole schedule, a control run).
+
+    ``teaching`` chooses who teaches whom, for ablations. Each temperature belongs to a
+    (role, context) pair and stays with it; only the pairing changes:
+
+    - ``'cross'`` (CGH): teacher global -> student hypercolumn (``loss_hyper``) and
+      teacher hypercolumn -> student global (``loss_global``);
+    - ``'same'``: each context teaches itself (teacher global -> student global,
+      teacher hypercolumn -> student hypercolumn);
+    - ``'global'``: global relations only, ReSSL-style (teacher global at
+      ``teacher_global_temp`` -> student global at ``student_global_temp``); the
+      algorithm then builds no hypercolumn branch and passes None for it, and only
+      ``loss_global`` (weighted by ``global_weight``) and the global InfoNCE remain.
 
     Args:
         teacher_global_temp: temperature of the teacher's global relations
@@ -40,7 +56,10 @@ class CrossContextHead(BaseModule):
         student_global_temp: temperature of the student's global relations.
         nce_temp: temperature of the warm-up InfoNCE losses.
         hypercolumn_weight, global_weight: weights of ``loss_hyper`` and
-            ``loss_global`` once warmed up.
+            ``loss_global`` once warmed up, each >= 0.
+        teaching: ``'cross'``, ``'same'`` or ``'global'`` (see above).
+        alpha: initial (and, with the warm-up hook, final) weight of the relational
+            losses; 1 in the paper's recipe, 0 for the InfoNCE-only control.
         init_cfg: unused (no parameters).
     """
 
@@ -52,6 +71,8 @@ class CrossContextHead(BaseModule):
                  nce_temp: float = 0.2,
                  hypercolumn_weight: float = 0.5,
                  global_weight: float = 0.5,
+                 teaching: str = 'cross',
+                 alpha: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         temps = dict(teacher_global_temp=teacher_global_temp,
@@ -62,12 +83,19 @@ class CrossContextHead(BaseModule):
             if not value > 0:
                 raise ValueError(f'CrossContextHead: `{name}` must be > 0, got {value}.')
             setattr(self, name, value)
+        if teaching not in TEACHING:
+            raise ValueError(f'CrossContextHead: `teaching` must be one of {TEACHING}, '
+                             f'got {teaching!r}.')
+        if not 0 <= alpha <= 1:
+            raise ValueError(f'CrossContextHead: `alpha` must be in [0, 1], got {alpha}.')
         self.hypercolumn_weight = hypercolumn_weight
         self.global_weight = global_weight
-        self.alpha = 1.0
+        self.teaching = teaching
+        self.alpha = alpha
 
-    def loss(self, student_global: Tensor, student_hypercolumn: Tensor, teacher_global: Tensor,
-             teacher_hypercolumn: Tensor, global_queue: Tensor, hypercolumn_queue: Tensor,
+    def loss(self, student_global: Tensor, student_hypercolumn: Optional[Tensor],
+             teacher_global: Tensor, teacher_hypercolumn: Optional[Tensor],
+             global_queue: Tensor, hypercolumn_queue: Optional[Tensor],
              local_student_global: Sequence[Tensor] = ()) -> Dict[str, Tensor]:
         """Weighted loss terms, ``alpha`` and health metrics of one step.
 
@@ -80,51 +108,61 @@ class CrossContextHead(BaseModule):
                 both is the same past image).
             local_student_global: ``(N, C)`` normalised student global embeddings
                 of the multi-crop views.
+            The hypercolumn arguments are None (and ignored) with ``teaching='global'``.
 
         Returns:
-            ``loss_nce``, ``loss_hyper``, ``loss_global`` (weighted: their sum is
-            the total loss), then, for the log only, ``alpha`` and ``health/*``:
-            per cross-context loss the entropy of its target as a fraction of
-            ``ln K`` (1 = flat target, no signal) and its KL part (the loss minus
-            that entropy; 0 = nothing left to learn), and per embedding the mean
-            cosine between different images of the batch (1 = collapsed).
+            ``loss_nce``, ``loss_hyper`` (not with ``teaching='global'``),
+            ``loss_global`` (weighted: their sum is the total loss), then, for the log
+            only, ``alpha`` and ``health/*``: per relational loss the entropy of its
+            target as a fraction of ``ln K`` (1 = flat target, no signal) and its KL part
+            (the loss minus that entropy; 0 = nothing left to learn), and per embedding
+            the mean cosine between different images of the batch (1 = collapsed).
         """
         alpha, n = float(self.alpha), student_global.shape[0]
+        with_hyper = self.teaching != 'global'
         # Student and teacher rows go through one product per queue: the queue, the
         # largest operand, is read once.
         *student_global_logits, teacher_global_logits = relation_logits(
             torch.cat([student_global, *local_student_global, teacher_global.detach()]),
             global_queue).split(n)
-        student_hyper_logits, teacher_hyper_logits = relation_logits(
-            torch.cat([student_hypercolumn, teacher_hypercolumn.detach()]),
-            hypercolumn_queue).split(n)
-        # loss_hyper learns the teacher's global relations, loss_global its hypercolumn ones.
-        hyper_target = relation_target(teacher_global_logits, self.teacher_global_temp)
-        global_target = relation_target(teacher_hyper_logits, self.teacher_hypercolumn_temp)
-        loss_hyper = soft_target_cross_entropy(
-            hyper_target, student_hyper_logits / self.student_hypercolumn_temp)
+        # The teacher's relations of each context, at that context's temperature.
+        global_relations = relation_target(teacher_global_logits, self.teacher_global_temp)
+        hyper_relations = None
+        if with_hyper:
+            student_hyper_logits, teacher_hyper_logits = relation_logits(
+                torch.cat([student_hypercolumn, teacher_hypercolumn.detach()]),
+                hypercolumn_queue).split(n)
+            hyper_relations = relation_target(teacher_hyper_logits,
+                                              self.teacher_hypercolumn_temp)
+        cross = self.teaching == 'cross'
+        global_target = hyper_relations if cross else global_relations
         global_terms = [soft_target_cross_entropy(global_target, logits / self.student_global_temp)
                         for logits in student_global_logits]  # main view, then local crops
-        loss_nce = loss_hyper.new_zeros(())  # weight 0 after the warm-up: not computed
-        if alpha < 1:
-            loss_nce = (info_nce(student_global, teacher_global, student_global_logits[0],
-                                 self.nce_temp) +
-                        info_nce(student_hypercolumn, teacher_hypercolumn,
-                                 student_hyper_logits, self.nce_temp))
+        nce = [] if alpha == 1 else [  # weight 0 after the warm-up: not computed
+            info_nce(student_global, teacher_global, student_global_logits[0], self.nce_temp)]
+        # name: (weighted loss, its target, its unweighted main-view term, student, teacher)
+        terms = {'global': (self.global_weight * torch.stack(global_terms).mean(),
+                            global_target, global_terms[0], student_global, teacher_global)}
+        if with_hyper:
+            hyper_target = global_relations if cross else hyper_relations
+            loss_hyper = soft_target_cross_entropy(
+                hyper_target, student_hyper_logits / self.student_hypercolumn_temp)
+            terms = {'hyper': (self.hypercolumn_weight * loss_hyper, hyper_target, loss_hyper,
+                               student_hypercolumn, teacher_hypercolumn), **terms}
+            if alpha < 1:
+                nce.append(info_nce(student_hypercolumn, teacher_hypercolumn,
+                                    student_hyper_logits, self.nce_temp))
 
-        hyper_entropy, global_entropy = map(entropy_fraction, (hyper_target, global_target))
         log_k = math.log(global_queue.shape[0])
-        return {
-            'loss_nce': (1 - alpha) * loss_nce,
-            'loss_hyper': alpha * self.hypercolumn_weight * loss_hyper,
-            'loss_global': alpha * self.global_weight * torch.stack(global_terms).mean(),
-            'alpha': loss_hyper.new_tensor(alpha),
-            'health/hyper_target_entropy': hyper_entropy,
-            'health/global_target_entropy': global_entropy,
-            'health/hyper_kl': loss_hyper.detach() - hyper_entropy * log_k,
-            'health/global_kl': global_terms[0].detach() - global_entropy * log_k,
-            'health/student_global_cos': mean_pairwise_cosine(student_global),
-            'health/student_hyper_cos': mean_pairwise_cosine(student_hypercolumn),
-            'health/teacher_global_cos': mean_pairwise_cosine(teacher_global),
-            'health/teacher_hyper_cos': mean_pairwise_cosine(teacher_hypercolumn),
-        }
+        out = {'loss_nce': (1 - alpha) * sum(nce, global_terms[0].new_zeros(()))}
+        health = {}
+        for name, (loss, target, main_term, student, teacher) in terms.items():
+            out[f'loss_{name}'] = alpha * loss
+            entropy = entropy_fraction(target)
+            health.update({
+                f'health/{name}_target_entropy': entropy,
+                f'health/{name}_kl': main_term.detach() - entropy * log_k,
+                f'health/student_{name}_cos': mean_pairwise_cosine(student),
+                f'health/teacher_{name}_cos': mean_pairwise_cosine(teacher),
+            })
+        return {**out, 'alpha': out['loss_nce'].new_tensor(alpha), **health}

@@ -15,10 +15,12 @@ def logged(monkeypatch):
     return messages
 
 
-def fake_runner(queue_len=4096, batch=64, dataset=6400, warmup_epochs=0.25, epochs=10):
+def fake_runner(queue_len=4096, batch=64, dataset=6400, warmup_epochs=0.25, epochs=10,
+                alpha=1.0):
     loader = SimpleNamespace(batch_size=batch, dataset=range(dataset))
     hooks = [WarmupParamHook('alpha', 'head', warmup_epochs)] if warmup_epochs else []
-    return SimpleNamespace(model=SimpleNamespace(queue_len=queue_len), train_dataloader=loader,
+    model = SimpleNamespace(queue_len=queue_len, head=SimpleNamespace(alpha=alpha))
+    return SimpleNamespace(model=model, train_dataloader=loader,
                            hooks=hooks, max_epochs=epochs,
                            max_iters=epochs * (dataset // batch),
                            message_hub=MessageHub.get_instance('cgh_health_test'))
@@ -87,3 +89,11 @@ def test_healthy_or_warming_up_runs_are_not_warned_about(logged):
         run_iterations(hook, runner, 1.0, 0.9999, 0.9999, 4)
         run_iterations(hook, runner, 1.0, 0.95, 0.95, 1)
     assert logged == []
+
+
+def test_alpha_held_at_zero_needs_no_warmup(logged):
+    # InfoNCE for the whole schedule (the study's control): no relational target to go flat.
+    CGHHealthHook().before_train(fake_runner(warmup_epochs=0, alpha=0.0))
+    assert not any('warm-up' in m for m in logged)
+    with pytest.raises(ValueError, match='warm-up'):
+        CGHHealthHook().before_train(fake_runner(warmup_epochs=0, alpha=0.5))

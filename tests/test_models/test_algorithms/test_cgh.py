@@ -196,3 +196,37 @@ def test_autocast_keeps_relations_in_float32(tiny_cgh_cfg):
     (losses['loss_hyper'] + losses['loss_global']).backward()
     grad = model.neck.mlp[0].weight.grad
     assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def global_only(cfg):
+    cfg = copy.deepcopy(cfg)
+    cfg.update(hypercolumn_neck=None,
+               head=dict(type='CrossContextHead', teaching='global', global_weight=1.0))
+    return cfg
+
+
+def test_global_teaching_builds_no_hypercolumn_branch(tiny_cgh_cfg):
+    model = build(global_only(tiny_cgh_cfg))
+    assert model.hypercolumn_neck is None and model.hypercolumn_queue is None
+    state = model.state_dict()
+    assert not any('hypercolumn' in key for key in state)
+    full = build(copy.deepcopy(tiny_cgh_cfg))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(model) == count(full) - 2 * count(full.hypercolumn_neck)  # student + teacher
+    inputs = views(batch=4)
+    losses = sgd_step(model, inputs)
+    assert set(k for k in losses if k.startswith('loss')) == {'loss_nce', 'loss_global'}
+    assert torch.isfinite(losses['loss_global']) and losses['loss_global'].item() > 0
+    state = model.state_dict()  # the step's teacher keys are in the global queue
+    assert int(state['queue_ptr']) == 4
+    assert model.embed(inputs[0])[1] is None
+
+
+def test_teaching_and_hypercolumn_neck_must_agree(tiny_cgh_cfg):
+    mixed = global_only(tiny_cgh_cfg)
+    mixed['hypercolumn_neck'] = tiny_cgh_cfg['hypercolumn_neck']
+    with pytest.raises(ValueError, match='hypercolumn_neck=None'):
+        MODELS.build(mixed)
+    missing = dict(copy.deepcopy(tiny_cgh_cfg), hypercolumn_neck=None)
+    with pytest.raises(ValueError, match="teaching='global'"):
+        MODELS.build(missing)

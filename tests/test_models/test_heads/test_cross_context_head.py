@@ -117,3 +117,68 @@ def test_health_embedding_spread():
     assert out['health/teacher_global_cos'].item() == pytest.approx(1.0, abs=1e-6)
     assert out['health/teacher_hyper_cos'].item() == pytest.approx(1.0, abs=1e-6)
     assert math.isfinite(out['health/global_kl'].item())
+
+
+def test_same_teaching_pairs_each_context_with_itself_at_its_temperatures():
+    (sg, sh), (tg, th), (qg, qh) = embeddings()
+    out = head(teaching='same').loss(sg, sh, tg, th, qg, qh)
+    hyper = cross_context_loss(sh @ qh.T, th @ qh.T, 0.08, 0.08)
+    glob = cross_context_loss(sg @ qg.T, tg @ qg.T, 0.1, 0.04)
+    assert out['loss_hyper'].item() == pytest.approx(0.5 * hyper.item(), rel=1e-5)
+    assert out['loss_global'].item() == pytest.approx(0.5 * glob.item(), rel=1e-5)
+    cross = head().loss(sg, sh, tg, th, qg, qh)
+    assert out['loss_hyper'].item() != pytest.approx(cross['loss_hyper'].item())
+
+
+def test_global_teaching_uses_global_relations_only():
+    (sg, _), (tg, _), (qg, _) = embeddings()
+    out = head(alpha=0.3, teaching='global', global_weight=1.0).loss(sg, None, tg, None, qg, None)
+    assert not any('hyper' in key for key in out)
+    glob = cross_context_loss(sg @ qg.T, tg @ qg.T, 0.1, 0.04)
+    assert out['loss_global'].item() == pytest.approx(0.3 * glob.item(), rel=1e-5)
+    nce = info_nce(sg, tg, sg @ qg.T, 0.2)  # the global context's InfoNCE only
+    assert out['loss_nce'].item() == pytest.approx(0.7 * nce.item(), rel=1e-5)
+    assert {'health/global_target_entropy', 'health/global_kl', 'health/student_global_cos',
+            'health/teacher_global_cos'} <= set(out)
+
+
+def test_each_teaching_on_a_hand_made_case():
+    # One image, a 3-slot queue in 2-d, computed by hand: softmax targets and
+    # log-softmax student scores of each pairing.
+    def unit(deg):
+        return [math.cos(math.radians(deg)), math.sin(math.radians(deg))]
+
+    queue = torch.tensor([unit(0), unit(90), unit(180)])
+    sg, sh, tg, th = (torch.tensor([unit(d)]) for d in (10, 80, 30, 60))
+
+    def ce(student_deg, teacher_deg, ts, tt):
+        cos = [[math.cos(math.radians(d - q)) for q in (0, 90, 180)]
+               for d in (student_deg, teacher_deg)]
+        target = [math.exp(c / tt) for c in cos[1]]
+        target = [t / sum(target) for t in target]
+        log_z = math.log(sum(math.exp(c / ts) for c in cos[0]))
+        return -sum(p * (c / ts - log_z) for p, c in zip(target, cos[0]))
+
+    expected = {
+        'cross': (ce(80, 30, 0.08, 0.04), ce(10, 60, 0.1, 0.08)),
+        'same': (ce(80, 60, 0.08, 0.08), ce(10, 30, 0.1, 0.04)),
+    }
+    for teaching, (hyper, glob) in expected.items():
+        out = head(teaching=teaching, hypercolumn_weight=1.0, global_weight=1.0).loss(
+            sg, sh, tg, th, queue, queue)
+        assert out['loss_hyper'].item() == pytest.approx(hyper, rel=1e-5), teaching
+        assert out['loss_global'].item() == pytest.approx(glob, rel=1e-5), teaching
+    out = head(teaching='global', global_weight=1.0).loss(sg, None, tg, None, queue, None)
+    assert out['loss_global'].item() == pytest.approx(ce(10, 30, 0.1, 0.04), rel=1e-5)
+
+
+def test_alpha_is_a_constructor_argument_and_teaching_is_checked():
+    (sg, sh), (tg, th), (qg, qh) = embeddings()
+    control = MODELS.build(dict(type='CrossContextHead', alpha=0.0))
+    out = control.loss(sg, sh, tg, th, qg, qh)
+    assert out['loss_hyper'].item() == 0 and out['loss_global'].item() == 0
+    assert out['loss_nce'].item() > 0
+    with pytest.raises(ValueError, match='teaching'):
+        head(teaching='hyper')
+    with pytest.raises(ValueError, match='alpha'):
+        MODELS.build(dict(type='CrossContextHead', alpha=1.5))

@@ -1,0 +1,58 @@
+"""The study's configs (docs/study.md) differ from the demo's only where the study says."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmpretrain.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = 'configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py'
+MOCO = 'configs/mocov2/mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py'
+
+
+def load(name):
+    return Config.fromfile(osp.join(ROOT, name))._cfg_dict.to_dict()
+
+
+def differences(a, b, prefix=''):
+    """Dotted keys whose values differ between two nested dicts."""
+    keys = set(a) | set(b)
+    out = set()
+    for key in keys:
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out |= differences(x, y, f'{prefix}{key}.')
+        elif x != y:
+            out.add(f'{prefix}{key}')
+    return out
+
+
+SCHEDULE = {'max_epochs', 'param_scheduler', 'train_cfg.max_epochs',
+            'default_hooks.checkpoint.interval'}
+GLOBAL = {'model.backbone.out_indices', 'model.hypercolumn_neck', 'model.head.teaching',
+          'model.head.global_weight'}
+
+
+@pytest.mark.parametrize('name, base, expected', [
+    ('configs/study/cgh-same_resnet18_1xb64-6e_fashion-mnist.py', DEMO, {'model.head.teaching'}),
+    ('configs/study/cgh-global_resnet18_1xb64-6e_fashion-mnist.py', DEMO, GLOBAL),
+    ('configs/study/cgh-infonce_resnet18_1xb64-6e_fashion-mnist.py', DEMO,
+     {'model.head.alpha', 'custom_hooks'}),
+    ('configs/study/cgh_resnet18_1xb64-18e_fashion-mnist.py', DEMO, SCHEDULE),
+    ('configs/study/cgh-global_resnet18_1xb64-18e_fashion-mnist.py', DEMO, SCHEDULE | GLOBAL),
+    ('configs/study/mocov2_resnet18-narrow_1xb64-18e_fashion-mnist.py', MOCO, SCHEDULE),
+])
+def test_study_config_differs_from_its_peer_only_as_declared(name, base, expected):
+    cfg, peer = load(name), load(base)
+    assert differences(cfg, peer) == expected
+    if 'train_cfg.max_epochs' in expected:
+        assert cfg['train_cfg']['max_epochs'] == 3 * peer['train_cfg']['max_epochs'] == 18
+        warmup, cosine = cfg['param_scheduler']
+        assert (warmup['end'], cosine['begin'], cosine['end'], cosine['T_max']) == (1, 1, 18, 17)
+    if name.endswith('infonce_resnet18_1xb64-6e_fashion-mnist.py'):
+        assert cfg['custom_hooks'] == [dict(type='CGHHealthHook')]  # no alpha warm-up
+    if cfg['model']['type'] == 'CGH':
+        model = MODELS.build(dict(cfg['model'], queue_len=128)).train()
+        losses = model.loss([torch.randn(4, 3, 32, 32) for _ in range(2)], None)
+        assert all(torch.isfinite(v) for v in losses.values())

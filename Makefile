@@ -1,5 +1,6 @@
 # make demo  - pretrain CGH on Fashion-MNIST (CPU, ~5 min), print kNN random vs pretrained
 # make test  - lint and the test suite
+# make study - the multi-seed study of docs/study.md (~1.5 h on 2 cores), then its report
 # Both build .venv on first use (tools/setup_env.sh); PYTHON=/path/to/python uses
 # an existing environment instead.
 VENV ?= .venv
@@ -13,7 +14,7 @@ endif
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: test lint demo env clean
+.PHONY: test lint demo study env clean
 
 $(VENV)/.ready: requirements/runtime.txt requirements/tests.txt setup.cfg tools/setup_env.sh
 	VENV=$(VENV) tools/setup_env.sh
@@ -31,6 +32,11 @@ test: lint
 
 demo: $(ENV_READY)
 	$(PY) tools/demo.py
+
+study: $(ENV_READY)
+	$(PY) tools/dataset_converters/fashion_mnist_to_folder.py
+	$(PY) tools/analysis/study.py run
+	$(PY) tools/analysis/study.py report
 
 clean:
 	rm -rf work_dirs .pytest_cache .ruff_cache

@@ -11,7 +11,6 @@
    and loss terms; prints a summary.
 """
 import argparse
-import copy
 import os
 import os.path as osp
 import shutil
@@ -25,8 +24,10 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
 import fashion_mnist_to_folder as fm  # noqa: E402
+import study  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -84,11 +85,7 @@ def main() -> None:
         runners[name] = Runner.from_cfg(cfg)
     cgh = runners['CGH']
     # The final protocol: a larger memory bank and all test images, test pipeline.
-    memory_cfg = copy.deepcopy(cgh.cfg.val_cfg.memory_dataloader)
-    memory_cfg.dataset.indices = args.memory_size
-    query_cfg = copy.deepcopy(cgh.cfg.val_dataloader)
-    query_cfg.dataset.pop('indices', None)
-    memory_loader, query_loader = map(Runner.build_dataloader, (memory_cfg, query_cfg))
+    memory_loader, query_loader = study.final_loaders(cgh.cfg, args.memory_size)
     n_memory, n_query = len(memory_loader.dataset), len(query_loader.dataset)
 
     cgh.model.init_weights()  # training starts from exactly the weights measured here
@@ -128,8 +125,16 @@ def main() -> None:
           f'MoCo v2 {train_time["MoCo"]:.0f} s')
     print(f'  kNN top-1 (k=20, T=0.07, {n_query} test images, {n_memory} train images as '
           'memory bank)')
-    for name in ('raw pixels', 'random init', 'MoCo', 'CGH'):
-        print(f'    {name.replace("MoCo", "MoCo v2"):<13}{results[name]:6.2f} %')
+    # The same protocol and budget in the multi-seed study (docs/study.md), if recorded.
+    recorded = [r for r in study.load_results(study.RESULTS)
+                if r['budget'] == 'demo' and r['memory_size'] == n_memory]
+    print(f'    {"":<13}{"this run":>8}   study ({osp.relpath(study.RESULTS, ROOT)})')
+    for name, method in (('raw pixels', 'raw-pixels'), ('random init', 'random-init'),
+                         ('MoCo', 'mocov2'), ('CGH', 'cross')):
+        knn = [r['knn_top1'] for r in recorded if r['method'] == method]
+        spread = (f'{study.mean_std(knn)} % over {len(knn)} seeds' if knn else
+                  'not run yet (make study)')
+        print(f'    {name.replace("MoCo", "MoCo v2"):<13}{results[name]:6.2f} %   {spread}')
     print('  CGH at the end   ' + ', '.join(
         f'{k} {hub.get_scalar(f"train/{k}").current():.3f}' for k in (
             'loss_hyper', 'loss_global', 'health/hyper_target_entropy',

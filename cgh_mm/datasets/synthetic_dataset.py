@@ -1,4 +1,4 @@
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
@@ -15,11 +15,14 @@ class SyntheticImageDataset(BaseDataset):
     Args:
         num_images, image_size (square side, pixels), num_classes, seed: as named.
         pipeline: mmpretrain transforms; images enter as ``results['img']`` (HWC uint8).
+        indices: as in mmengine's ``BaseDataset``: the first ``indices`` images, or those
+            listed.
     """
 
     def __init__(self, num_images: int = 64, image_size: int = 64, num_classes: int = 4,
                  seed: int = 0, pipeline: Sequence = (), test_mode: bool = False,
-                 classes: Optional[Sequence[str]] = None, lazy_init: bool = False) -> None:
+                 classes: Optional[Sequence[str]] = None, lazy_init: bool = False,
+                 indices: Optional[Union[int, Sequence[int]]] = None) -> None:
         if num_images <= 0 or image_size < 8 or num_classes <= 0:
             raise ValueError('SyntheticImageDataset needs num_images > 0, image_size >= 8 and '
                              f'num_classes > 0, got {num_images}, {image_size}, {num_classes}.')
@@ -27,7 +30,7 @@ class SyntheticImageDataset(BaseDataset):
         self.num_classes, self.seed = num_classes, seed
         classes = classes or [f'class_{c}' for c in range(num_classes)]
         super().__init__(ann_file='', metainfo=dict(classes=classes), pipeline=pipeline,
-                         test_mode=test_mode, lazy_init=lazy_init)
+                         test_mode=test_mode, lazy_init=lazy_init, indices=indices)
 
     def _make_image(self, rng: np.random.Generator, label: int) -> np.ndarray:
         size = self.image_size

@@ -21,3 +21,11 @@ def test_images_depend_only_on_the_seed_and_classes_are_balanced():
 def test_bad_sizes_are_named():
     with pytest.raises(ValueError, match=r'image_size >= 8 .*got 4, 4, 2'):
         SyntheticImageDataset(num_images=4, image_size=4, num_classes=2)
+
+
+def test_indices_select_a_subset_as_in_every_mmengine_dataset():
+    full = SyntheticImageDataset(num_images=12, image_size=16, num_classes=3)
+    first = SyntheticImageDataset(num_images=12, image_size=16, num_classes=3, indices=5)
+    listed = SyntheticImageDataset(num_images=12, image_size=16, num_classes=3, indices=[3, 7])
+    assert len(first) == 5 and len(listed) == 2
+    assert np.array_equal(listed.get_data_info(1)['img'], full.get_data_info(7)['img'])

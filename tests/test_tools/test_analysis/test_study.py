@@ -75,7 +75,7 @@ def test_tiny_grid_records_resumes_and_refuses_smoke_runs(tmp_path):
     assert cross['query_size'] == 16 and 'health/global_target_entropy' in cross['health']
     # recorded runs are skipped; a smoke run is printed, never recorded
     assert '0 runs to do' in run_study('run', *common, '--seeds', 0)
-    out = run_study('run', *common, '--seeds', 1, '--methods', 'cross', '--smoke-iters', 1)
+    out = run_study('run', *common, '--seeds', 1, '--methods', 'cross', '--smoke-iters', 2)
     assert 'not recorded: a smoke run' in out
     assert len(study.load_results(str(results))) == 2
 

@@ -34,7 +34,7 @@ def extract_features(model: nn.Module, dataloader: Iterable,
     model.backbone.eval()
     if progress:
         from tqdm import tqdm
-        dataloader = tqdm(dataloader, desc='features', unit='batch')
+        dataloader = tqdm(dataloader, desc='features', unit='batch', disable=None)
     features, labels = [], []
     for batch in dataloader:
         data = model.data_preprocessor(batch, False)

@@ -152,7 +152,8 @@ def measure(args: argparse.Namespace, progress: bool = True) -> Dict[str, dict]:
         for _ in range(args.warmup):
             timed(step)
     times: Dict[str, List[float]] = {name: [] for name in NAMES}
-    for r in tqdm(range(args.rounds), desc='rounds', disable=not progress, file=sys.stderr):
+    for r in tqdm(range(args.rounds), desc='rounds', file=sys.stderr,
+                  disable=None if progress else True):  # None: a bar only on a terminal
         for name in (NAMES if r % 2 == 0 else NAMES[::-1]):  # neither always goes first
             times[name] += [timed(built[name][1]) for _ in range(args.steps_per_round)]
     return {name: dict(step_s=statistics.median(times[name]), fastest_s=min(times[name]),

@@ -127,7 +127,7 @@ def main() -> None:
     images = load_images(cfg, args)
     model = MODELS.build(cfg.model).eval()
     rows = []
-    for index, checkpoint in enumerate(tqdm(args.checkpoints, desc='checkpoints')):
+    for index, checkpoint in enumerate(tqdm(args.checkpoints, desc='checkpoints', disable=None)):
         loaded = load_checkpoint_safely(checkpoint)  # weights_only=True
         load_state_dict_strictly(model, state_dict_of(loaded, checkpoint), repr(checkpoint),
                                  'Pass the CGH config (and --cfg-options) it was trained with.')

@@ -58,7 +58,7 @@ def convert(src: str = DEFAULT_SRC, dst: str = 'data/fashion-mnist',
             raise ValueError(f'{split}: {len(images)} images but {len(labels)} labels in {src}.')
         lines = []
         for idx, (image, label) in enumerate(tqdm(zip(images, labels), total=len(labels),
-                                                  desc=split, disable=not progress)):
+                                                  desc=split, disable=None if progress else True)):
             name = f'{CLASSES[label]}/{idx:05d}.png'
             mmcv.imwrite(image, osp.join(dst, split, name))  # creates the class folder
             lines.append(f'{name} {label}\n')

@@ -58,7 +58,7 @@ def main() -> None:
             names[i] for i in read_stl10_labels(
                 osp.join(args.src, f'{split}_y.bin'), len(images), len(names))]
         digits = len(str(len(images) - 1))
-        for idx in tqdm(range(len(images)), desc=split, unit='img'):
+        for idx in tqdm(range(len(images)), desc=split, unit='img', disable=None):
             mmcv.imwrite(images[idx][..., ::-1],  # RGB to BGR; the folders are created
                          osp.join(args.out, split, folders[idx], f'{idx:0{digits}d}.png'))
         print(f'{split}: {len(images)} images -> {osp.join(args.out, split)}')

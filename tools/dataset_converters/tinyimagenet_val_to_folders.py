@@ -45,7 +45,7 @@ def sort_val(root: str, out: Optional[str] = None) -> int:
             raise ValueError(f'val_annotations.txt names classes not in {wnids_file}: '
                              f'{unknown[:5]}')
     transfer = shutil.move if out is None else shutil.copy2
-    for name, wnid in tqdm(sorted(labels.items()), desc='val', unit='img'):
+    for name, wnid in tqdm(sorted(labels.items()), desc='val', unit='img', disable=None):
         os.makedirs(osp.join(out or val, wnid), exist_ok=True)
         transfer(osp.join(images_dir, name), osp.join(out or val, wnid, name))
     if out is None:

@@ -9,11 +9,9 @@ import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import matplotlib
-
-matplotlib.use('Agg')  # files only: no display on training machines
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+# Figure objects, not pyplot: no backend is chosen or switched (the user's stays as it
+# is), and nothing is kept in pyplot's figure list after the caller drops the figure.
+from matplotlib.figure import Figure
 
 LOSS_TERMS = ('loss_nce', 'loss_hyper', 'loss_global')
 # panel title -> (health key, label) pairs, as CrossContextHead logs them
@@ -65,8 +63,8 @@ def plot_loss_terms(scalars_path: str, out_path: Optional[str] = None,
                     terms: Sequence[str] = LOSS_TERMS) -> Figure:
     """The (weighted) CGH loss terms and the warm-up ``alpha`` per iteration."""
     records = load_scalars(scalars_path)
-    fig, (ax_loss, ax_alpha) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True,
-                                            gridspec_kw=dict(height_ratios=(3, 1)))
+    fig = Figure(figsize=(7, 5.5))
+    ax_loss, ax_alpha = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=(3, 1)))
     series = {term: scalar_series(records, term) for term in terms}
     if not any(steps for steps, _ in series.values()):
         raise ValueError(f'{scalars_path} has none of {list(terms)}: is it a CGH run?')
@@ -87,7 +85,8 @@ def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
                       key: str = 'knn/top1') -> Figure:
     """Online kNN top-1 per validation epoch of each run (label -> scalars.json), with
     reference values (label -> accuracy) drawn as horizontal lines."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
     for label, path in runs.items():
         steps, values = scalar_series(load_scalars(path), key)
         if not steps:
@@ -105,7 +104,8 @@ def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
 def plot_health(scalars_path: str, out_path: Optional[str] = None) -> Figure:
     """CGH's health metrics per iteration, the InfoNCE warm-up shaded."""
     records = load_scalars(scalars_path)
-    fig, axes = plt.subplots(len(HEALTH_PANELS), 1, figsize=(7, 8.5), sharex=True)
+    fig = Figure(figsize=(7, 8.5))
+    axes = fig.subplots(len(HEALTH_PANELS), 1, sharex=True)
     warmup = [s for s, a in zip(*scalar_series(records, 'alpha')) if a < 1]
     for ax, (title, keys) in zip(axes, HEALTH_PANELS.items()):
         for key, label in keys:

@@ -69,3 +69,19 @@ def test_clear_errors(tmp_path, scalars_file):
     no_health.write_text(json.dumps(dict(loss=1.0, step=1)) + '\n')
     with pytest.raises(ValueError, match='CGH run'):
         plot_health(str(no_health))
+
+
+def test_importing_and_plotting_leave_matplotlib_as_the_user_set_it(scalars_file, tmp_path):
+    import subprocess
+    import sys
+    code = (
+        'import matplotlib, matplotlib.pyplot as plt\n'
+        'import cgh_mm.visualization as vis\n'
+        f'vis.plot_knn_accuracy({{"run": {scalars_file!r}}}, {str(tmp_path / "k.png")!r})\n'
+        f'vis.plot_health({scalars_file!r}, {str(tmp_path / "h.png")!r})\n'
+        'print(matplotlib.get_backend(), plt.get_fignums())\n')
+    env = dict(os.environ, MPLBACKEND='svg')
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split('\n')[0] == 'svg []'  # the user's backend, no figure left open
+    assert os.path.getsize(tmp_path / 'k.png') > 1000

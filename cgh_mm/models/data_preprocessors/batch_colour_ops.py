@@ -82,13 +82,16 @@ def adjust_hue(images: torch.Tensor, hue_factor: torch.Tensor) -> torch.Tensor:
     p = torch.floor(v * (1.0 - fs.to(f64)) + 0.5).clamp(0, 255)
     q = torch.floor(v * (1.0 - (fs * frac).to(f64)) + 0.5).clamp(0, 255)
     t = torch.floor(v * (1.0 - fs.to(f64) * (1.0 - frac.to(f64))) + 0.5).clamp(0, 255)
-    # (r, g, b) of each of the six hue sectors.
-    table = torch.stack([
-        torch.stack([v, t, p], 1), torch.stack([q, v, p], 1), torch.stack([p, v, t], 1),
-        torch.stack([p, q, v], 1), torch.stack([t, p, v], 1), torch.stack([v, p, q], 1),
-    ], dim=1)  # (N, 6, 3, H, W)
-    sector = torch.remainder(sector, 6).long()
-    out = table.gather(1, sector[:, None, None].expand(-1, 1, 3, -1, -1)).squeeze(1)
+    sector = torch.remainder(sector, 6)
+
+    def pick(*values):  # the value of each of the six hue sectors
+        out = values[5]
+        for k in range(4, -1, -1):
+            out = torch.where(sector == k, values[k], out)
+        return out
+
+    out = torch.stack([pick(v, q, p, p, t, v), pick(t, v, v, q, p, p),
+                       pick(p, p, t, v, v, q)], dim=1)
     out = torch.where((s8 == 0).unsqueeze(1), v.unsqueeze(1), out)
     return out.to(images.dtype)
 
@@ -150,11 +153,12 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor, passes: int = 3) ->
     taps = taps.view(-1, 1, 1, width)
     out = images.long()
     for _ in range(2):  # horizontal passes, then the same on the transposed image
+        size = out.shape[-1]
+        # edge-replicating gather: columns -pad .. size - 1 + pad, clamped
+        columns = torch.arange(-pad, size + pad, device=images.device).clamp_(0, size - 1)
         for _ in range(passes):
-            padded = torch.nn.functional.pad(out.float(), (pad, pad, 0, 0),
-                                             mode='replicate').long()
-            acc = sum(padded[..., k:k + out.shape[-1]] * taps[..., k:k + 1]
-                      for k in range(width))
+            padded = out.index_select(-1, columns)
+            acc = sum(padded[..., k:k + size] * taps[..., k:k + 1] for k in range(width))
             out = (acc + (1 << 23)) >> 24
         out = out.transpose(-1, -2)
     return out.contiguous().to(images.dtype)

@@ -40,7 +40,33 @@ strong_colour = [
     dict(type='RandomGrayscale', prob=0.2, channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', sigma_range=(0.1, 2.0), prob=0.5),
 ]
+# non_blocking: the views come from pinned memory (pin_memory below), so their
+# host-to-GPU copy is queued without waiting for it.
 view_augment_preprocessor = dict(type='ViewAugmentDataPreprocessor',
-                                 view_pipelines=[[], strong_colour])
+                                 view_pipelines=[[], strong_colour], non_blocking=True)
 
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# Loader sizing. Measured CPU time per two-view sample, one thread, on this
+# project's 2-core machine shared with other jobs (`OMP_NUM_THREADS=1 python
+# tools/analysis/loader_benchmark.py --device cpu --rounds 5`, JPEGs of 333x500 to
+# 800x600): this pipeline 4.52 ms (221 samples/s per core), the all-CPU one of
+# ./imagenet_cgh.py 12.5 ms (80/s), mmpretrain's MoCo v2 16.5 ms (61/s).
+# - num_workers=10: 10 x 221 = about 2.2k samples/s per GPU; a worker makes a
+#   batch of 32 in 32 x 4.52 = 145 ms, so 10 of them hand over one every ~15 ms
+#   and data_time stays near 0 while the GPU step takes longer than that. A GPU
+#   running CGH at S samples/s needs S / 221 workers at this core speed: read S
+#   from the log (batch / (time - data_time)) and adjust. With 8 GPUs, 10 workers
+#   + 1 main process each fit a node with 96 or more cores.
+# - persistent_workers: no re-forking of the workers (each holding the 1.28M-entry
+#   file list) at every one of the 200 epochs.
+# - pin_memory: page-locked batches for an asynchronous copy; uint8 views are a
+#   quarter of the bytes of float ones, 9.6 MB per batch of 32 two-view samples.
+# - prefetch_factor=4 (PyTorch's default is 2): 4 batches ready per worker absorb
+#   the spread of decode time between small and large JPEGs; 10 x 4 x 9.6 MB =
+#   0.4 GB of pinned memory per GPU. With num_workers=0 (e.g. to debug) also set
+#   prefetch_factor=None: PyTorch refuses it without workers.
+train_dataloader = dict(
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    prefetch_factor=4,
+    dataset=dict(pipeline=train_pipeline))

@@ -9,19 +9,22 @@ of:
   (b) the project's ImageNet pipeline, all on the CPU (configs/_base_/datasets/imagenet_cgh.py);
   (c) the split pipeline, decode + crop + flip only (imagenet_cgh_device-aug.py);
 
-round-robin, so the three share the machine's state, then the device-side cost per
-sample of (c)'s ViewAugmentDataPreprocessor on ``--device``, and prints, last,
-``ratio: X`` = (c) / (a) samples per core.
+round-robin, so the three share the machine's state; then the CPU cost of a JPEG decode
+per mmcv backend (cv2, pillow, and turbojpeg where PyTurboJPEG is installed), the
+device-side cost per sample of (c)'s ViewAugmentDataPreprocessor on ``--device``, and,
+last, ``ratio: X`` = (c) / (a) samples per core.
 
     OMP_NUM_THREADS=1 python tools/analysis/loader_benchmark.py [--device cuda]
 """
 import argparse
+import importlib.util
 import os
 import statistics
 import tempfile
 import time
 from typing import Callable, Dict, List
 
+import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -87,6 +90,24 @@ def cpu_rates(pipes: Dict[str, Callable], paths: List[str], samples: int,
     return {name: statistics.median(r) for name, r in rates.items()}
 
 
+def decode_costs(paths: List[str], repeats: int) -> Dict[str, float]:
+    """CPU milliseconds per JPEG decode of ``mmcv.imfrombytes`` per backend (what
+    ``LoadImageFromFile(imdecode_backend=...)`` uses); turbojpeg only where PyTurboJPEG
+    is installed."""
+    backends = ['cv2', 'pillow']
+    if importlib.util.find_spec('turbojpeg') is not None:
+        backends.append('turbojpeg')
+    data = [open(path, 'rb').read() for path in paths]
+    costs = {}
+    for backend in backends:
+        start = time.process_time()
+        for _ in range(repeats):
+            for blob in data:
+                mmcv.imfrombytes(blob, backend=backend)
+        costs[backend] = 1000 * (time.process_time() - start) / (repeats * len(data))
+    return costs
+
+
 def device_cost(pipe: Callable, paths: List[str], batch_size: int, device: str,
                 repeats: int) -> float:
     """Milliseconds per sample of the split's ViewAugmentDataPreprocessor (training
@@ -130,6 +151,9 @@ def main(argv=None) -> None:
         rates = cpu_rates(pipes, paths, args.samples, args.rounds)
         for name, rate in rates.items():
             print(f'{name:34s} {rate:7.1f} samples/s/core  {1000 / rate:6.2f} ms/sample (CPU)')
+        decode = decode_costs(paths, args.rounds)
+        print('JPEG decode: ' + ', '.join(f'{backend} {ms:.2f} ms' for backend, ms in
+                                          decode.items()) + ' per image (CPU)')
         split_pipe = list(pipes.values())[2]
         cost = device_cost(split_pipe, paths, args.batch_size, args.device,
                            args.device_repeats)

@@ -48,12 +48,12 @@ view_augment_preprocessor = dict(type='ViewAugmentDataPreprocessor',
 # Loader sizing. Measured CPU time per two-view sample, one thread, on this
 # project's 2-core machine shared with other jobs (`OMP_NUM_THREADS=1 python
 # tools/analysis/loader_benchmark.py --device cpu --rounds 5`, JPEGs of 333x500 to
-# 800x600): this pipeline 4.52 ms (221 samples/s per core), the all-CPU one of
-# ./imagenet_cgh.py 12.5 ms (80/s), mmpretrain's MoCo v2 16.5 ms (61/s).
-# - num_workers=10: 10 x 221 = about 2.2k samples/s per GPU; a worker makes a
-#   batch of 32 in 32 x 4.52 = 145 ms, so 10 of them hand over one every ~15 ms
+# 800x600): this pipeline 4.05 ms (247 samples/s per core), the all-CPU one of
+# ./imagenet_cgh.py 11.2 ms (89/s), mmpretrain's MoCo v2 15.6 ms (64/s).
+# - num_workers=10: 10 x 247 = about 2.5k samples/s per GPU; a worker makes a
+#   batch of 32 in 32 x 4.05 = 130 ms, so 10 of them hand over one every ~13 ms
 #   and data_time stays near 0 while the GPU step takes longer than that. A GPU
-#   running CGH at S samples/s needs S / 221 workers at this core speed: read S
+#   running CGH at S samples/s needs S / 247 workers at this core speed: read S
 #   from the log (batch / (time - data_time)) and adjust. With 8 GPUs, 10 workers
 #   + 1 main process each fit a node with 96 or more cores.
 # - persistent_workers: no re-forking of the workers (each holding the 1.28M-entry

@@ -311,3 +311,19 @@ def test_bad_configs_are_refused_with_the_fix(photo_bgr):
         ViewAugmentDataPreprocessor(view_pipelines=[[dict(type='RandomFlip')]])
     with pytest.raises(ValueError, match='prob must be in'):
         ViewAugmentDataPreprocessor(view_pipelines=[[dict(type='Solarize', prob=2)]])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_a_cuda_batch_gets_the_same_views_as_a_cpu_batch(photo_bgr):
+    """The parameters are drawn on the CPU either way, so the same seed gives the same
+    views on both devices, within one grey level (the GPU may fuse a multiply-add where
+    the CPU rounds twice)."""
+    always = [dict(cfg, prob=1.0) for cfg in STRONG_COLOUR]
+    on_cpu, on_cuda = (ViewAugmentDataPreprocessor(view_pipelines=[[], always], seed=2, **NORM)
+                       for _ in range(2))
+    batch = _batch(photo_bgr, num=8)
+    expected = on_cpu(batch, training=True)['inputs']
+    got = on_cuda.cuda()(batch, training=True)['inputs']
+    for a, b in zip(expected, got):
+        diff = (a - b.cpu()).abs() * torch.tensor(NORM['std']).view(1, 3, 1, 1)
+        assert b.is_cuda and diff.max() <= 1 + 1e-3 and (diff > 1e-3).float().mean() < 0.01

@@ -63,25 +63,26 @@ class BatchColorJitter:
 
 class BatchRandomGrayscale:
     """mmcv's ``RandomGrayscale(keep_channels=True)``. ``channel_weights`` are in the
-    channel order of the loaded image (BGR for mmcv's loaders), as there."""
+    channel order of the loaded image, as there: BGR when ``input_is_bgr`` (mmcv's
+    loaders), which the preprocessor sets from its own channel arguments."""
 
-    def __init__(self, prob: float = 0.1,
-                 channel_weights: Sequence[float] = (1., 1., 1.)) -> None:
+    def __init__(self, prob: float = 0.1, channel_weights: Sequence[float] = (1., 1., 1.),
+                 input_is_bgr: bool = True) -> None:
         self.prob = _check_prob('RandomGrayscale', prob)
         if len(channel_weights) != 3:
             raise ValueError('RandomGrayscale: channel_weights needs 3 numbers (one per '
                              f'channel, loaded order), got {channel_weights}.')
-        self.channel_weights = torch.tensor(channel_weights, dtype=torch.float64)
+        weights = torch.tensor(channel_weights, dtype=torch.float64)
+        # the ops run on RGB images
+        self.rgb_weights = weights.flip(0) if input_is_bgr else weights
 
     def sample(self, num: int, generator: torch.Generator) -> Params:
         return dict(apply=torch.rand(num, generator=generator) < self.prob)
 
-    def __call__(self, images: torch.Tensor, params: Params,
-                 input_is_bgr: bool = True) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
         if params['apply'].any():
-            weights = self.channel_weights.flip(0) if input_is_bgr else self.channel_weights
             idx = _indices(params['apply'], images.device)
-            images[idx] = ops.grayscale(images[idx], weights.to(images.device))
+            images[idx] = ops.grayscale(images[idx], self.rgb_weights.to(images.device))
         return images
 
 
@@ -130,13 +131,16 @@ BATCH_AUGMENTS = dict(ColorJitter=BatchColorJitter, RandomGrayscale=BatchRandomG
                       GaussianBlur=BatchGaussianBlur, Solarize=BatchSolarize)
 
 
-def build_batch_augment(cfg: dict):
-    """A batched augmentation from a config dict such as ``dict(type='Solarize', prob=0.2)``."""
+def build_batch_augment(cfg: dict, input_is_bgr: bool = True):
+    """A batched augmentation from a config dict such as ``dict(type='Solarize', prob=0.2)``,
+    for views in BGR order (``input_is_bgr``) or RGB."""
     cfg = dict(cfg)
     kind = cfg.pop('type', None)
     if kind not in BATCH_AUGMENTS:
         raise ValueError(f'ViewAugmentDataPreprocessor: unknown augmentation type {kind!r} in '
                          f'view_pipelines; use one of {sorted(BATCH_AUGMENTS)}.')
+    if kind == 'RandomGrayscale':
+        cfg['input_is_bgr'] = input_is_bgr
     return BATCH_AUGMENTS[kind](**cfg)
 
 
@@ -183,9 +187,9 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
                  non_blocking: Optional[bool] = False) -> None:
         super().__init__(mean=mean, std=std, to_rgb=to_rgb, bgr_to_rgb=bgr_to_rgb,
                          rgb_to_bgr=rgb_to_bgr, non_blocking=non_blocking)
-        self.view_pipelines = [[build_batch_augment(cfg) for cfg in view]
-                               for view in view_pipelines]
         self.input_is_bgr = not rgb_to_bgr
+        self.view_pipelines = [[build_batch_augment(cfg, self.input_is_bgr) for cfg in view]
+                               for view in view_pipelines]
         self.generator = torch.Generator()
         base = torch.initial_seed() if seed is None else int(seed)
         self.generator.manual_seed((base + get_rank()) % (1 << 63))
@@ -199,11 +203,7 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
         if self.input_is_bgr:
             images = images.flip(1)
         for augment in pipeline:
-            params = augment.sample(images.shape[0], self.generator)
-            if isinstance(augment, BatchRandomGrayscale):
-                images = augment(images, params, input_is_bgr=self.input_is_bgr)
-            else:
-                images = augment(images, params)
+            images = augment(images, augment.sample(images.shape[0], self.generator))
         return images.flip(1) if self.input_is_bgr else images
 
     def forward(self, data: dict, training: bool = False) -> dict:

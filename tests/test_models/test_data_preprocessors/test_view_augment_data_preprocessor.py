@@ -101,13 +101,13 @@ def test_each_jitter_op_equals_the_cpu_transform(photo_bgr, op, arg):
 def test_grayscale_equals_the_cpu_transform(photo_bgr):
     expected = cpu(RandomGrayscale(prob=1.0, keep_channels=True, channel_weights=GREY_WEIGHTS),
                    photo_bgr)
+    apply = dict(apply=torch.tensor([True]))
     grey = BatchRandomGrayscale(prob=1.0, channel_weights=GREY_WEIGHTS)
-    got = to_bgr(grey(to_batch(photo_bgr), dict(apply=torch.tensor([True]))))
+    got = to_bgr(grey(to_batch(photo_bgr), apply))
     assert max_diff(got, expected) == 0
     # channel_weights are in BGR order: applying them to RGB would be a visible error
-    wrong = to_bgr(grey(to_batch(photo_bgr), dict(apply=torch.tensor([True])),
-                        input_is_bgr=False))
-    assert max_diff(wrong, expected) > 1
+    wrong = BatchRandomGrayscale(prob=1.0, channel_weights=GREY_WEIGHTS, input_is_bgr=False)
+    assert max_diff(to_bgr(wrong(to_batch(photo_bgr), apply)), expected) > 1
 
 
 @pytest.mark.parametrize('sigma', [0.1, 0.45, 1.0, 1.7, 2.0])

@@ -69,9 +69,10 @@ class RandomStateHook(Hook):
     the private generators of the model's modules (:func:`module_generators`), of
     every rank under ``checkpoint['random_state']`` and puts them back just
     before training continues (after mmengine's re-seeding). Plain ``load_from``
-    leaves the generators alone. With ``num_workers > 0`` the augmentations run
-    in workers seeded per epoch by mmengine, so an exact resume needs
-    ``num_workers=0`` or a resume at an epoch boundary.
+    leaves the generators alone. With ``num_workers > 0`` the CPU-side
+    augmentations run in workers seeded per epoch by mmengine, so an exact resume
+    needs ``num_workers=0`` or a resume at an epoch boundary; those of a
+    ``ViewAugmentDataPreprocessor`` run in the main process and resume exactly.
     """
 
     priority = 'VERY_HIGH'

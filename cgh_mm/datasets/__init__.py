@@ -1,2 +1,2 @@
 from .synthetic_dataset import SyntheticImageDataset
-from .transforms import LoadImageFromFileChecked, UnreadableImageError
+from .transforms import ContiguousRandomResizedCrop, LoadImageFromFileChecked, UnreadableImageError

@@ -30,6 +30,7 @@ VIEW_SIZES = {
     'configs/cgh_r50_8xb256.py': IN1K,
     'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py': IN1K,
     'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_knn.py': IN1K,
+    'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_cpu-aug.py': IN1K,
     'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_multicrop.py': IN1K + [192, 160, 128, 96],
     'configs/cgh/cgh_resnet18_1xb256-coslr-200e_cifar10.py': [32, 32],
     'configs/cgh/cgh_resnet18_1xb256-coslr-200e_cifar100.py': [32, 32],
@@ -118,6 +119,10 @@ def test_config_builds_and_runs_its_pipeline(name):
     expected = VIEW_SIZES[name]
     assert len(views) == len(expected) == 2 + cfg.model.get('num_local_crops', 0)
     assert [tuple(v.shape) for v in views] == [(3, s, s) for s in expected]
+    preprocessor = cfg.model['data_preprocessor']
+    if preprocessor.get('type') == 'ViewAugmentDataPreprocessor':
+        # one colour pipeline per view, or a view would silently go unaugmented
+        assert len(preprocessor['view_pipelines']) == len(views)
 
     model = _model(cfg).eval()
     images = [torch.randn(2, 3, s, s) for s in expected]
@@ -162,6 +167,28 @@ def test_imagenet_knn_is_off_by_default():
     for name in ('configs/cgh_r50_8xb256.py',
                  'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py'):
         assert _load(name).get('val_cfg') is None
+
+
+def test_imagenet_recipes_split_the_augmentations_between_cpu_and_device():
+    cpu_only = {'ContiguousRandomResizedCrop', 'RandomFlip', 'LoadImageFromFileChecked',
+                'PackInputs'}
+    for name in ('configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py',
+                 'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_multicrop.py'):
+        cfg = _load(name)
+        pipeline = cfg.train_dataloader.dataset.pipeline
+        views = next(t['transforms'] for t in pipeline if t['type'] == 'MultiView')
+        assert {t['type'] for view in views for t in view} <= cpu_only, name
+        preprocessor = cfg.model['data_preprocessor']
+        assert preprocessor['type'] == 'ViewAugmentDataPreprocessor'
+        pipelines = preprocessor['view_pipelines']
+        # the weak (teacher) view is not colour-augmented, every student view is
+        assert pipelines[0] == [] and all(p == pipelines[1] for p in pipelines[1:])
+        assert [t['type'] for t in pipelines[1]] == ['ColorJitter', 'RandomGrayscale',
+                                                      'GaussianBlur']
+    reference = _load('configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_cpu-aug.py')
+    assert reference.model['data_preprocessor']['view_pipelines'] == [[], []]
+    assert (reference.train_dataloader.dataset.pipeline
+            == _load('configs/_base_/datasets/imagenet_cgh.py').train_pipeline)
 
 
 def test_main_config_recipe():

@@ -43,3 +43,47 @@ def test_train_checkpoint_and_exact_restore(tmp_path):
     resumed.train()  # and training goes on from there
     assert resumed.iter == 6
     assert resumed.model.head.alpha == pytest.approx(5 / 8, abs=1e-7)
+
+
+def device_aug_cfg(work_dir, max_epochs: int):
+    """The tiny run with the strong view's colours on the device (as the ImageNet recipe)."""
+    cfg = tiny_cfg(work_dir, max_epochs)
+    crop_flip = [dict(type='ContiguousRandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.0),
+                      backend='pillow'),
+                 dict(type='RandomFlip', prob=0.5)]
+    cfg.train_dataloader.dataset.pipeline[0].transforms = [crop_flip, crop_flip]
+    colour = [dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1,
+                   prob=0.8),
+              dict(type='RandomGrayscale', prob=0.2, channel_weights=(0.114, 0.587, 0.2989)),
+              dict(type='GaussianBlur', sigma_range=(0.1, 2.0), prob=0.5)]
+    cfg.model.data_preprocessor = dict(cfg.model.data_preprocessor,
+                                       type='ViewAugmentDataPreprocessor',
+                                       view_pipelines=[[], colour])
+    cfg.randomness = dict(seed=0)
+    return cfg
+
+
+def test_resume_repeats_the_device_augmentations(tmp_path, monkeypatch):
+    """Two epochs in one go, and one epoch + resume + one epoch, train the same teacher
+    and queues: the preprocessor's generator is saved and restored. Without the
+    restore (second resume) they differ, so the comparison sees it."""
+    from cgh_mm.engine.hooks import random_state_hook
+
+    reference = Runner.from_cfg(device_aug_cfg(tmp_path / 'reference', max_epochs=2))
+    reference.train()
+    expected = cgh_state(reference.model)
+    Runner.from_cfg(device_aug_cfg(tmp_path / 'first', max_epochs=1)).train()
+
+    def resume(name):
+        cfg = device_aug_cfg(tmp_path / name, max_epochs=2)
+        cfg.resume, cfg.load_from = True, str(tmp_path / 'first' / 'epoch_1.pth')
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        return cgh_state(runner.model)
+
+    got = resume('resumed')
+    for key, value in expected.items():
+        assert torch.equal(got[key], value), key
+    monkeypatch.setattr(random_state_hook, 'module_generators', lambda model: {})
+    unrestored = resume('unrestored')
+    assert not torch.equal(unrestored['global_queue'], expected['global_queue'])

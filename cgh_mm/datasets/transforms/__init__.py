@@ -1,1 +1,2 @@
 from .loading import LoadImageFromFileChecked, UnreadableImageError, image_truncation
+from .processing import ContiguousRandomResizedCrop

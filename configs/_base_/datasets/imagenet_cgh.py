@@ -31,6 +31,10 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# All augmentations on the CPU: 11.2 ms of CPU per two-view sample, measured as in
+# ./imagenet_cgh_device-aug.py, so 8 workers make about 8 x 89 = 710 samples/s per
+# GPU; the ImageNet recipes use the split of ./imagenet_cgh_device-aug.py instead
+# (247/s per worker).
 train_dataloader = dict(
     batch_size=32,
     num_workers=8,

@@ -100,3 +100,41 @@ def test_states_in_an_older_tensor_format_are_skipped_with_a_warning(monkeypatch
     hook.before_train(None)  # nothing to restore: no error
     assert hook._pending is None
     assert len(messages) == 1 and 'older format' in messages[0]
+
+
+def model_with_augmenting_preprocessor() -> torch.nn.Module:
+    from cgh_mm.models.data_preprocessors import ViewAugmentDataPreprocessor
+
+    model = torch.nn.Module()
+    model.data_preprocessor = ViewAugmentDataPreprocessor(view_pipelines=[[]])
+    return model
+
+
+def test_a_modules_own_generator_is_saved_and_restored_on_resume(tmp_path):
+    """ViewAugmentDataPreprocessor draws from its own generator: a resume repeats its
+    draws too (checkpoint loaded with weights_only, as mmengine does here)."""
+    from cgh_mm.engine.hooks import RandomStateHook
+
+    model = model_with_augmenting_preprocessor()
+    generator = model.data_preprocessor.generator
+    runner = SimpleNamespace(_resume=True, model=model)
+    hook = RandomStateHook()
+    checkpoint = {}
+    hook.before_save_checkpoint(runner, checkpoint)
+    assert set(checkpoint['random_state'][0]['generators']) == {'data_preprocessor'}
+    torch.save(checkpoint, tmp_path / 'ckpt.pth')
+    expected = torch.rand(5, generator=generator)
+    hook.after_load_checkpoint(runner, torch.load(tmp_path / 'ckpt.pth', weights_only=True))
+    generator.manual_seed(123)  # the resumed run builds a freshly seeded preprocessor
+    hook.before_train(runner)
+    assert torch.equal(torch.rand(5, generator=generator), expected)
+
+
+def test_a_checkpoint_without_a_modules_generator_state_warns(monkeypatch):
+    from cgh_mm.engine.hooks import random_state_hook as module
+
+    messages = []
+    monkeypatch.setattr(module, 'print_log', lambda message, **kwargs: messages.append(message))
+    model = model_with_augmenting_preprocessor()
+    restore_random_state(capture_random_state(), module.module_generators(model))
+    assert len(messages) == 1 and '`data_preprocessor`' in messages[0]

@@ -1,0 +1,20 @@
+"""tools/analysis/loader_benchmark.py runs end to end on a few tiny samples (no timing)."""
+import importlib.util
+import re
+
+from ..dist_helpers import REPO
+
+TOOL = REPO / 'tools' / 'analysis' / 'loader_benchmark.py'
+
+
+def test_benchmark_runs_and_prints_the_ratio(capsys):
+    spec = importlib.util.spec_from_file_location('loader_benchmark', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(['--num-images', '3', '--samples', '2', '--rounds', '1', '--device', 'cpu',
+                 '--batch-size', '2', '--device-repeats', '1'])
+    out = capsys.readouterr().out
+    assert len(re.findall(r'samples/s/core', out)) == 3
+    assert re.search(r'JPEG decode: cv2 [\d.]+ ms, pillow [\d.]+ ms', out)
+    assert re.search(r'device side of \(c\): [\d.]+ ms/sample on cpu', out)
+    assert re.search(r'^ratio: \d+\.\d\d$', out.strip().splitlines()[-1])

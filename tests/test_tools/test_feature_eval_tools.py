@@ -50,8 +50,14 @@ def test_knn_known_results_from_loaded_features(tmp_path):
     stdout = run_tool(KNN, '--load-features', feats, '--out', out)
     assert 'top-1' in stdout
     top1 = json.loads(out.read_text())['top1']
-    assert set(top1) == {'10', '20', '100', '200'}
+    # k=100 and k=200 exceed the 30 memory samples: reported as the k=30 they ran with
+    assert set(top1) == {'10', '20', '30'}
+    assert '100 |' not in stdout and '    30 |' in stdout
+    assert 'k=100, 200 asked for more neighbours than the 30 memory samples' in stdout
     assert all(acc == pytest.approx(100.0) for acc in top1.values())
+    # a low temperature, where exp(sim / T) alone overflows float32, is still exact
+    run_tool(KNN, '--load-features', feats, '--ks', 1, 5, '--temperature', 0.001, '--out', out)
+    assert json.loads(out.read_text())['top1'] == {'1': 100.0, '5': 100.0}
 
     separable_features(feats, wrong_query_labels=6)  # half the query labels are wrong
     run_tool(KNN, '--load-features', feats, '--ks', 10, '--out', out)

@@ -30,6 +30,11 @@ def main() -> None:
           f"{'k':>6} | {'top-1 (%)':>9}\n{'-' * 18}")
     for k, acc in accuracies.items():
         print(f'{k:>6} | {acc:9.2f}')
+    clamped = [k for k in args.ks if k > len(sets['train_labels'])]
+    if clamped:
+        print(f"k={', '.join(map(str, clamped))} asked for more neighbours than the "
+              f"{len(sets['train_labels'])} memory samples: k={len(sets['train_labels'])} "
+              'was used instead.')
     if args.out:
         write_file_atomically(args.out, json.dumps(dict(
             temperature=args.temperature, weights=args.weights,

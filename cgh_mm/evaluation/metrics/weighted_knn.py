@@ -51,4 +51,4 @@ class WeightedKNNAccuracy(BaseMetric):
                                            int(max(labels.max(), self.memory[1].max())) + 1)
         acc = weighted_knn_accuracy(*self.memory, features, labels, num_classes,
                                     ks=(self.k, ), temperature=self.temperature)
-        return {'top1': acc[self.k]}
+        return {'top1': next(iter(acc.values()))}  # keyed by k clamped to the memory size

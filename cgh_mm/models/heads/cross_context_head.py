@@ -88,6 +88,11 @@ class CrossContextHead(BaseModule):
                              f'got {teaching!r}.')
         if not 0 <= alpha <= 1:
             raise ValueError(f'CrossContextHead: `alpha` must be in [0, 1], got {alpha}.')
+        for name, value in dict(hypercolumn_weight=hypercolumn_weight,
+                                global_weight=global_weight).items():
+            if not 0 <= value < math.inf:  # a negative weight would maximise its loss
+                raise ValueError(f'CrossContextHead: `{name}` must be finite and >= 0, got '
+                                 f'{value}.')
         self.hypercolumn_weight = hypercolumn_weight
         self.global_weight = global_weight
         self.teaching = teaching

@@ -54,6 +54,15 @@ def test_temperatures_are_constructor_arguments():
         head(student_global_temp=0.0)
 
 
+@pytest.mark.parametrize('weight', ['hypercolumn_weight', 'global_weight'])
+def test_loss_weights_must_be_finite_and_not_negative(weight):
+    # a negative weight makes the optimizer maximise its loss
+    for bad in (-0.5, float('nan'), float('inf')):
+        with pytest.raises(ValueError, match=rf'`{weight}` must be finite and >= 0, got'):
+            head(**{weight: bad})
+    assert getattr(head(**{weight: 0.0}), weight) == 0.0  # switching a loss off is allowed
+
+
 def test_local_crops_average_into_loss_global_with_their_own_gradients():
     (sg, sh), (tg, th), (qg, qh) = embeddings()
     local = [F.normalize(torch.randn(4, 8), dim=1).requires_grad_() for _ in range(2)]

@@ -1,2 +1,3 @@
+from .custom_dataset_checked import CustomDatasetChecked
 from .synthetic_dataset import SyntheticImageDataset
 from .transforms import ContiguousRandomResizedCrop, LoadImageFromFileChecked, UnreadableImageError

@@ -60,7 +60,7 @@ def test_folder_of_images_with_sub_folders_gives_two_views(tmp_path):
     (tmp_path / 'notes.txt').write_text('not an image')
     cfg = Config.fromfile(CONFIG)
     dataset_cfg = cfg.train_dataloader.dataset
-    assert dataset_cfg.type == 'CustomDataset' and dataset_cfg.with_label is False
+    assert dataset_cfg.type == 'CustomDatasetChecked' and dataset_cfg.with_label is False
     assert dataset_cfg.pipeline[0]['type'] == 'LoadImageFromFileChecked'
     init_default_scope('mmpretrain')
     import cgh_mm  # noqa: F401  (LoadImageFromFileChecked)

@@ -1,0 +1,38 @@
+import pytest
+from mmpretrain.registry import DATASETS
+
+from cgh_mm.datasets import custom_dataset_checked as module
+
+
+def build(root):
+    return DATASETS.build(dict(type='CustomDatasetChecked', data_root=str(root),
+                               with_label=False, pipeline=[]))
+
+
+def test_skipped_files_are_listed_by_extension(tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kwargs: warnings.append(msg))
+    for name in ('a.png', 'b.JPG', 'sub/c.webp', 'd.webp', 'notes.txt', 'README'):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b'')
+    dataset = build(tmp_path)
+    assert sorted(dataset.get_data_info(i)['img_path'].split('/')[-1]
+                  for i in range(len(dataset))) == ['a.png', 'b.JPG']
+    assert len(warnings) == 1
+    assert f'4 files under {tmp_path} were skipped' in warnings[0]
+    assert ': 2 .webp, 1 (no extension), 1 .txt.' in warnings[0]
+    assert 'train_dataloader.dataset.extensions=' in warnings[0]
+
+    # nothing skipped: nothing said
+    warnings.clear()
+    (tmp_path / 'only_png').mkdir()
+    (tmp_path / 'only_png' / 'a.png').write_bytes(b'')
+    build(tmp_path / 'only_png')
+    assert warnings == []
+
+
+def test_a_folder_of_only_skipped_files_names_them(tmp_path):
+    (tmp_path / 'x.webp').write_bytes(b'')
+    with pytest.raises(RuntimeError, match=r'Found 0 files.*1 files under .* were skipped.*'
+                       r': 1 \.webp'):
+        build(tmp_path)

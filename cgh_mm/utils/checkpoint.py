@@ -1,8 +1,11 @@
 """Checkpoint files: checked and safe loading, atomic writes, the last complete one."""
+import contextlib
+import errno
 import os
 import os.path as osp
 import pickle
 import shutil
+import uuid
 import zipfile
 from typing import Any, Iterator, Mapping, Optional, Tuple
 
@@ -57,36 +60,61 @@ def load_checkpoint_safely(path: str, map_location: Any = 'cpu') -> Any:
 
 
 class AtomicWriteError(OSError):
-    """Writing ``path`` failed; ``needed`` and ``free`` (on its filesystem) are in bytes."""
+    """Writing ``path`` failed; ``needed`` and ``free`` (on its filesystem, None when
+    unknown) are in bytes."""
 
-    def __init__(self, errno: int, message: str, path: str, needed: int, free: int) -> None:
+    def __init__(self, errno: int, message: str, path: str, needed: int,
+                 free: Optional[int]) -> None:
         super().__init__(errno, message)
         self.path, self.needed, self.free = path, needed, free
 
 
+def _write_advice(err: OSError, folder: str, needed: int) -> Tuple[str, Optional[int]]:
+    """What to do about ``err`` when writing ``needed`` bytes into ``folder``, by its errno
+    (space only when space is the problem), and the free bytes there if they matter."""
+    if err.errno == errno.ENOSPC:
+        free = shutil.disk_usage(folder).free
+        return (f'It needs {needed / 2**20:.1f} MiB ({needed} bytes); free on its filesystem: '
+                f'{free / 2**20:.1f} MiB. Free some space (e.g. old checkpoints) or write to '
+                'another folder, then run again.', free)
+    if err.errno == errno.EDQUOT:
+        return (f'It needs {needed / 2**20:.1f} MiB ({needed} bytes) beyond your disk quota. '
+                'Free some of it (e.g. old checkpoints) or write to another folder, then run '
+                'again.', None)
+    if err.errno == errno.EROFS:
+        return (f'{folder} is on a read-only file system: write to a folder on a writable '
+                'one (e.g. --work-dir DIR, or the checkpoint hook\'s out_dir).', None)
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return (f'This user may not write in {folder}: give it write permission (chmod/chown) '
+                'or write to another folder (e.g. --work-dir DIR).', None)
+    return 'Fix the cause above or write to another folder, then run again.', None
+
+
 def write_file_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to a hidden ``.NAME.partial`` file beside ``path``, fsync it and
-    rename it over ``path``: readers see the old file or the new one. On an ``OSError``
-    (a full disk, ...) the partial file is removed and :class:`AtomicWriteError` raised."""
+    """Write ``data`` to a hidden ``.NAME.<pid>-<random>.partial`` file beside ``path``
+    (its own for every writer), fsync it and rename it over ``path``: readers see the old
+    file or the new one. Whatever stops the write (an ``OSError``, Ctrl-C, ``SystemExit``)
+    removes the partial file; an ``OSError`` becomes an :class:`AtomicWriteError` whose
+    advice follows its errno (space only for a full disk or quota)."""
     folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp_path = osp.join(folder, f'.{osp.basename(path)}.partial')
+    tmp_path = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:8]}'
+                        '.partial')
     try:
-        with open(tmp_path, 'wb') as f:
+        os.makedirs(folder, exist_ok=True)
+        with open(tmp_path, 'xb') as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
-    except OSError as err:
-        if osp.exists(tmp_path):
+    except BaseException as err:
+        with contextlib.suppress(OSError):
             os.remove(tmp_path)
-        free = shutil.disk_usage(folder).free
+        if not isinstance(err, OSError):
+            raise
+        advice, free = _write_advice(err, folder, len(data))
         raise AtomicWriteError(
-            err.errno, f'could not write {path}: {err.strerror or err}. It needs '
-            f'{len(data) / 2**20:.1f} MiB ({len(data)} bytes); free on its filesystem: '
-            f'{free / 2**20:.1f} MiB. Free some space (e.g. old checkpoints) or write to '
-            'another folder, then run again. No partial file was left.', path, len(data),
-            free) from err
+            err.errno, f'could not write {path}: {err.strerror or err}. {advice} No partial '
+            'file was left.', path, len(data), free) from err
 
 
 def describe_state_dict_mismatch(expected: Mapping[str, torch.Tensor],

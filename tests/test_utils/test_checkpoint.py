@@ -124,6 +124,53 @@ def test_full_disk_leaves_no_partial_file_and_says_why(tmp_path, monkeypatch, fa
     assert path.read_bytes() == b'the previous checkpoint'
 
 
+@pytest.mark.parametrize('code, advice', [
+    (errno.EROFS, 'is on a read-only file system: write to a folder on a writable one'),
+    (errno.EACCES, 'This user may not write in'),
+    (errno.EIO, 'Fix the cause above or write to another folder'),
+])
+def test_write_errors_other_than_space_give_their_own_advice(tmp_path, monkeypatch, code,
+                                                             advice):
+    def refused(path, mode):
+        raise OSError(code, os.strerror(code), path)
+
+    monkeypatch.setattr(checkpoint_module, 'open', refused, raising=False)
+    with pytest.raises(AtomicWriteError) as info:
+        write_file_atomically(str(tmp_path / 'epoch_1.pth'), b'x' * 100)
+    message = str(info.value)
+    assert info.value.errno == code and info.value.free is None
+    assert f'could not write {tmp_path / "epoch_1.pth"}: {os.strerror(code)}. ' in message
+    assert advice in message and 'No partial file was left' in message
+    assert 'Free some space' not in message and 'free on its filesystem' not in message
+
+
+def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def interrupted(fd):
+        raise KeyboardInterrupt  # Ctrl-C while the bytes go to disk
+
+    monkeypatch.setattr(checkpoint_module.os, 'fsync', interrupted)
+    with pytest.raises(KeyboardInterrupt):  # not turned into another error
+        write_file_atomically(str(tmp_path / 'epoch_1.pth'), b'x' * 100)
+    assert os.listdir(tmp_path) == []
+
+
+def test_concurrent_writers_of_one_file_use_their_own_partial_files(tmp_path, monkeypatch):
+    # Two runs saving iter_1.pth at once: with one shared partial name the second truncated
+    # the first's file, renamed it away, and the first failed with "No such file".
+    path = str(tmp_path / 'iter_1.pth')
+    fsync = os.fsync
+
+    def other_writer_meanwhile(fd):
+        monkeypatch.setattr(checkpoint_module.os, 'fsync', fsync)
+        write_file_atomically(path, b'second writer')
+        fsync(fd)
+
+    monkeypatch.setattr(checkpoint_module.os, 'fsync', other_writer_meanwhile)
+    write_file_atomically(path, b'first writer')
+    assert open(path, 'rb').read() == b'first writer'  # whole: the last rename wins
+    assert os.listdir(tmp_path) == ['iter_1.pth']
+
+
 def test_missing_checkpoint_in_a_config_names_the_key(tmp_path):
     cfg = Config(dict(model=dict(backbone=dict(
         type='ResNet', init_cfg=dict(type='StrictPretrained', checkpoint='work_dirs/none.pth')))))

@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
@@ -28,13 +29,30 @@ class AtomicCheckpointHook(CheckpointHook):
     (``AtomicLocalBackend``), and checkpoints beyond ``max_keep_ckpts`` are
     removed only once the new one is in place (mmengine removes the oldest
     first, so with ``max_keep_ckpts=1`` a failed save would leave none). A
-    failed save (e.g. a full disk) names the last good checkpoint. Takes the
+    failed save (e.g. a full disk) names the last good checkpoint. Before
+    training it writes and removes a file in ``out_dir`` and the work dir, so
+    that a folder it cannot write (a read-only mount, no permission) stops the
+    run before any compute instead of at the first save. Takes the
     arguments of :class:`CheckpointHook`; a remote ``out_dir`` with its own
     ``backend_args`` gets mmengine's behaviour.
     """
 
     def __init__(self, *args, backend_args=None, **kwargs) -> None:
         super().__init__(*args, backend_args=backend_args or dict(backend='atomic_local'), **kwargs)
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if not is_main_process() or not isinstance(self.file_backend, AtomicLocalBackend):
+            return
+        for folder, what in ((self.out_dir, 'checkpoint folder (out_dir)'),
+                             (runner.work_dir, 'work dir (last_checkpoint)')):
+            probe = osp.join(folder, f'.write_test.{os.getpid()}')
+            try:
+                write_file_atomically(probe, b'')
+            except OSError as err:
+                raise OSError(err.errno, f'the {what} {folder} is not writable, found before '
+                              f'training: {err}') from err
+            os.remove(probe)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         if not isinstance(self.file_backend, AtomicLocalBackend):

@@ -1,8 +1,10 @@
 import errno
+import os
 
 import pytest
 from mmengine.runner import Runner
 
+import cgh_mm.utils.checkpoint as checkpoint_module
 from cgh_mm.engine.hooks import atomic_checkpoint_hook as module
 from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
 from tests.helpers import tiny_runner_cfg
@@ -36,3 +38,25 @@ def test_full_disk_names_the_last_good_checkpoint_and_leaves_no_partial(tmp_path
     assert not (tmp_path / 'iter_2.pth').exists()
     assert not list(tmp_path.glob('.*.partial'))
     assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'iter_1.pth')
+
+
+def test_an_unwritable_out_dir_is_refused_before_the_first_iteration(tmp_path, monkeypatch):
+    read_only = tmp_path / 'mnt'
+    cfg = tiny_runner_cfg(tmp_path / 'run', max_epochs=2)
+    cfg.default_hooks.checkpoint.out_dir = str(read_only)
+
+    def read_only_mount(path, mode):  # what a read-only mount answers
+        if str(path).startswith(str(read_only)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        return open(path, mode)
+
+    monkeypatch.setattr(checkpoint_module, 'open', read_only_mount, raising=False)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(OSError) as info:
+        runner.train()
+    message = str(info.value)
+    assert info.value.errno == errno.EROFS
+    assert f'the checkpoint folder (out_dir) {read_only / "run"} is not writable, found ' \
+           'before training' in message
+    assert 'read-only file system' in message and 'Free some space' not in message
+    assert not runner.message_hub.get_info('iter')  # no compute was spent

@@ -21,6 +21,11 @@ def three_views(cfg):
      r'/ global batch 16 = 64 iterations\).*warmup_epochs=32\).*queue_len <= 128'),
     (lambda cfg: cfg.train_dataloader.update(batch_size=64), ValueError,
      r'yields no batch: the dataset has 32 images, the batch size is 64 and drop_last=True'),
+    (lambda cfg: (cfg.train_dataloader.update(drop_last=False),
+                  cfg.train_dataloader.dataset.update(num_images=40)), ValueError,
+     r'drop_last=False and each process draws 40 images per epoch, not a multiple of its '
+     r'batch of 16: the last batch of every epoch would hold 8 images.*'
+     r'Set train_dataloader.drop_last=True'),
     (three_views, ValueError,
      r'expects 2 views per image .* got 3\. Make the pipeline\'s MultiView produce 2'),
     (lambda cfg: cfg.model.hypercolumn_neck.update(stage_indices=(0, 2)), ValueError,
@@ -29,7 +34,8 @@ def three_views(cfg):
      r'stage 0 has shape \(16, 64, 4, 4\) but `in_channels` expects 32 channels.*'
      r'Set `in_channels`'),
 ], ids=['queue-not-multiple', 'batch-larger-than-queue', 'warmup-shorter-than-refill',
-        'batch-larger-than-dataset', 'wrong-views', 'stage-index', 'channel-mismatch'])
+        'batch-larger-than-dataset', 'partial-last-batch', 'wrong-views', 'stage-index',
+        'channel-mismatch'])
 def test_bad_config_fails_in_the_runner_with_the_fix(tmp_path, change, error, message):
     cfg = tiny_runner_cfg(tmp_path, max_epochs=1)
     change(cfg)

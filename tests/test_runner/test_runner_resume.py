@@ -87,3 +87,32 @@ def test_resume_repeats_the_device_augmentations(tmp_path, monkeypatch):
     monkeypatch.setattr(random_state_hook, 'module_generators', lambda model: {})
     unrestored = resume('unrestored')
     assert not torch.equal(unrestored['global_queue'], expected['global_queue'])
+
+
+def test_another_global_batch_is_refused_before_training(tmp_path):
+    # 48 images in batches of 16: 3 iterations, the queue pointer ends at slot 48
+    cfg = tiny_cfg(tmp_path / 'run', max_epochs=1)
+    cfg.train_dataloader.dataset.num_images = 48
+    Runner.from_cfg(cfg).train()
+    checkpoint = str(tmp_path / 'run' / 'epoch_1.pth')
+
+    # --resume with 8 images per iteration (e.g. another process count) instead of 16
+    cfg = tiny_cfg(tmp_path / 'resumed', max_epochs=2)
+    cfg.train_dataloader.update(batch_size=8)
+    cfg.update(resume=True, load_from=checkpoint)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=r'written with a global batch of 16 \(1 processes x '
+                       r'16\), this run has 8 \(1 x 8\)'):
+        runner.train()
+    assert not list((tmp_path / 'resumed').glob('*.pth'))  # nothing trained, nothing saved
+
+    # load_from with batches of 32: the pointer at slot 48 is not on a batch slot
+    cfg = tiny_cfg(tmp_path / 'loaded', max_epochs=4)
+    cfg.train_dataloader.update(batch_size=32)
+    cfg.train_dataloader.dataset.num_images = 32
+    cfg.load_from = checkpoint
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=r'queue pointer loaded from the checkpoint is at slot '
+                       r'48, not a multiple of the global batch 32'):
+        runner.train()
+    assert runner.iter == 0 and not list((tmp_path / 'loaded').glob('*.pth'))

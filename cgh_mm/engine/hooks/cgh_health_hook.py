@@ -1,6 +1,8 @@
 import logging
 import math
+from typing import Optional
 
+import torch
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -9,6 +11,12 @@ from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
 from ...models.algorithms.cgh import check_queue_fits_batch
+
+
+def _batch_size(loader) -> int:
+    """Images per process and iteration (also with a batch sampler of its own)."""
+    return loader.batch_size or loader.batch_sampler.batch_size
+
 
 # loss_hyper and loss_global are named by their student context; the teacher context
 # whose relations are their target: the other one with CGH's 'cross' teaching, else the same.
@@ -20,13 +28,17 @@ CROSS_TEACHER = {'hyper': 'global', 'global': 'hypercolumn'}
 class CGHHealthHook(Hook):
     """Guards a CGH run against settings that silently stop its learning signal.
 
-    Before training it checks that the queues hold a whole number of global batches and
-    that the InfoNCE warm-up (``WarmupParamHook`` on ``head.alpha``) lasts at least one
-    refill of the queues (a shorter one fills them with near-identical early keys: flat
-    targets), and warns when the queue holds more slots than the dataset has images. During
-    training it warns once per loss when, after the warm-up, ``health/*_target_entropy``
-    (read from the message hub: no device sync) stays within ``flat_margin`` of uniform for
-    ``window`` iterations in a row.
+    Before training it checks that the queues hold a whole number of global batches, that
+    every batch is full (a partial last batch, ``drop_last=False``, would leave the queue
+    pointer between batch slots), that the queue pointer of a loaded checkpoint sits on a
+    batch slot, that a resume keeps the global batch of the checkpoint (saved in its
+    ``meta``), and that the InfoNCE warm-up (``WarmupParamHook`` on ``head.alpha``) lasts
+    at least one refill of the queues (a shorter one fills them with near-identical early
+    keys: flat targets), and warns when the queue holds more slots than the dataset has
+    images. During training it refuses a batch of another size than configured (a batch
+    sampler's partial batch; read from the batch's shape) and warns once per loss when,
+    after the warm-up, ``health/*_target_entropy`` (read from the message hub: no device
+    sync) stays within ``flat_margin`` of uniform for ``window`` iterations in a row.
 
     Args:
         strict_warmup: refuse to start (default) or only warn on a too short warm-up.
@@ -42,12 +54,62 @@ class CGHHealthHook(Hook):
         self.flat_margin = flat_margin
         self.window = window
         self._flat_iters = {name: 0 for name in STUDENT_CONTEXT}
+        self._batch_size: Optional[int] = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # What a resume must keep: the queue pointer and the iteration counts follow it.
+        checkpoint.setdefault('meta', {}).update(
+            batch_size=_batch_size(runner.train_dataloader), world_size=get_world_size())
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta', {})
+        if not getattr(runner, '_resume', False) or 'batch_size' not in meta:
+            return
+        saved_batch, saved_world = meta['batch_size'], meta['world_size']
+        batch, world = _batch_size(runner.train_dataloader), get_world_size()
+        if saved_batch * saved_world == batch * world:
+            return  # another split of the same global batch continues the same schedule
+        same = (f'{world} processes x {saved_batch * saved_world // world}, '
+                if saved_batch * saved_world % world == 0 else '')
+        raise ValueError(
+            f'--resume: the checkpoint ({runner._load_from or "the latest of the work dir"}) was '
+            f'written with a global batch of {saved_batch * saved_world} ({saved_world} '
+            f'processes x {saved_batch}), this run has {batch * world} ({world} x {batch}). Its '
+            'iteration count, position in the epoch, learning-rate and warm-up schedules '
+            f'(counted in iterations) and queue pointer all assume {saved_batch * saved_world} '
+            'images per iteration: the resumed run would skip or repeat data and write the '
+            'queues out of step. Resume with the same global batch '
+            f'({same}e.g. {saved_world} processes with train_dataloader.batch_size='
+            f'{saved_batch}), or start a new run from its weights with `--cfg-options '
+            'load_from=PATH` (a fresh optimizer and schedule) and a global batch that divides '
+            'its queue pointer.')
 
     def before_train(self, runner) -> None:
         model = get_ori_model(runner.model)
         loader = runner.train_dataloader
-        batch, world = loader.batch_size, get_world_size()
+        batch, world = _batch_size(loader), get_world_size()
         check_queue_fits_batch(model.queue_len, batch, world)
+        self._batch_size = batch
+        sampler = getattr(loader.batch_sampler, 'sampler', None)
+        if getattr(loader.batch_sampler, 'drop_last', True) is False and sampler is not None \
+                and len(sampler) % batch:
+            raise ValueError(
+                f'CGH: train_dataloader.drop_last=False and each process draws {len(sampler)} '
+                f'images per epoch, not a multiple of its batch of {batch}: the last batch of '
+                f'every epoch would hold {len(sampler) % batch} images and leave the queue '
+                f'pointer off the slots of the global batch ({batch * world}), and a later '
+                'write would run past the end of the queue. Set '
+                'train_dataloader.drop_last=True (each epoch then leaves out '
+                f'{len(sampler) % batch} images per process, others every epoch when shuffled).')
+        ptr = int(model.queue_ptr)
+        if ptr % (batch * world):
+            raise ValueError(
+                f'CGH: the queue pointer loaded from the checkpoint is at slot {ptr}, not a '
+                f'multiple of the global batch {batch * world} ({world} processes x {batch}): '
+                'the checkpoint was written with another global batch, and writing this '
+                "run's batches from there would run past the end of the queue. Train with "
+                'the global batch of the checkpoint, or one that divides both its queue '
+                f'pointer {ptr} and queue_len {model.queue_len}.')
         refill = model.queue_len // (batch * world)
         iters_per_epoch = runner.max_iters / runner.max_epochs
         warmup = next((h.warmup_epochs for h in runner.hooks if isinstance(h, WarmupParamHook)
@@ -77,6 +139,20 @@ class CGHHealthHook(Hook):
                       'different epochs, so relations partly compare an image with its own past '
                       'keys. Set model.queue_len to at most the dataset size (a multiple of the '
                       f'global batch {batch * world}).', logger='current', level=logging.WARNING)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        views = data_batch.get('inputs') if isinstance(data_batch, dict) else None
+        size = None
+        if isinstance(views, (list, tuple)) and views:  # default_collate: a batch per view
+            first = views[0]  # pseudo_collate: the views per sample
+            size = first.shape[0] if isinstance(first, torch.Tensor) and first.dim() == 4 \
+                else len(views)
+        if None not in (size, self._batch_size) and size != self._batch_size:
+            raise ValueError(
+                f'CGH: batch {batch_idx + 1} of epoch {runner.epoch + 1} holds {size} images, '
+                f'the batch size is {self._batch_size}: a partial batch leaves the queue '
+                'pointer off the slots of the global batch. Use a batch sampler that yields '
+                'full batches only (drop_last=True).')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         hub = runner.message_hub

@@ -1,6 +1,7 @@
 from types import SimpleNamespace
 
 import pytest
+import torch
 from mmengine.logging import MessageHub
 from mmpretrain.engine.hooks import WarmupParamHook
 
@@ -16,11 +17,14 @@ def logged(monkeypatch):
 
 
 def fake_runner(queue_len=4096, batch=64, dataset=6400, warmup_epochs=0.25, epochs=10,
-                alpha=1.0):
-    loader = SimpleNamespace(batch_size=batch, dataset=range(dataset))
+                alpha=1.0, queue_ptr=0, drop_last=True):
+    batch_sampler = SimpleNamespace(batch_size=batch, drop_last=drop_last,
+                                    sampler=range(dataset))
+    loader = SimpleNamespace(batch_size=batch, dataset=range(dataset), batch_sampler=batch_sampler)
     hooks = [WarmupParamHook('alpha', 'head', warmup_epochs)] if warmup_epochs else []
-    model = SimpleNamespace(queue_len=queue_len, head=SimpleNamespace(alpha=alpha))
-    return SimpleNamespace(model=model, train_dataloader=loader,
+    model = SimpleNamespace(queue_len=queue_len, head=SimpleNamespace(alpha=alpha),
+                            queue_ptr=torch.tensor([queue_ptr]))
+    return SimpleNamespace(model=model, train_dataloader=loader, epoch=0,
                            hooks=hooks, max_epochs=epochs,
                            max_iters=epochs * (dataset // batch),
                            message_hub=MessageHub.get_instance('cgh_health_test'))
@@ -97,3 +101,62 @@ def test_alpha_held_at_zero_needs_no_warmup(logged):
     assert not any('warm-up' in m for m in logged)
     with pytest.raises(ValueError, match='warm-up'):
         CGHHealthHook().before_train(fake_runner(warmup_epochs=0, alpha=0.5))
+
+
+def test_a_partial_last_batch_is_refused_before_training():
+    # 6410 images per process in batches of 64: the last batch of every epoch holds 10
+    with pytest.raises(ValueError) as info:
+        CGHHealthHook().before_train(fake_runner(dataset=6410, drop_last=False, warmup_epochs=5))
+    message = str(info.value)
+    assert 'drop_last=False and each process draws 6410 images per epoch' in message
+    assert 'would hold 10 images' in message and 'Set train_dataloader.drop_last=True' in message
+    # drop_last=False is harmless when every batch is full
+    CGHHealthHook().before_train(fake_runner(dataset=6400, drop_last=False, warmup_epochs=5))
+
+
+def test_a_partial_batch_from_a_batch_sampler_is_refused_at_its_step():
+    hook, runner = CGHHealthHook(), fake_runner(warmup_epochs=5)
+    hook.before_train(runner)
+    full = dict(inputs=[torch.zeros(64, 3, 8, 8)] * 2)
+    hook.before_train_iter(runner, 0, full)
+    with pytest.raises(ValueError, match=r'batch 3 of epoch 1 holds 10 images, the batch size '
+                       r'is 64: a partial batch'):
+        hook.before_train_iter(runner, 2, dict(inputs=[torch.zeros(10, 3, 8, 8)] * 2))
+
+
+def test_a_queue_pointer_off_the_global_batch_is_refused(monkeypatch):
+    # load_from a checkpoint of a run with batches of 16: pointer at slot 48, batches of 64
+    with pytest.raises(ValueError) as info:
+        CGHHealthHook().before_train(fake_runner(queue_ptr=48, warmup_epochs=5))
+    message = str(info.value)
+    assert 'queue pointer loaded from the checkpoint is at slot 48, not a multiple of the ' \
+           'global batch 64 (1 processes x 64)' in message
+    assert 'divides both its queue pointer 48 and queue_len 4096' in message
+    CGHHealthHook().before_train(fake_runner(queue_ptr=128, warmup_epochs=5))
+
+
+def test_resume_with_another_global_batch_is_refused_with_the_numbers(monkeypatch):
+    hook, checkpoint = CGHHealthHook(), dict(meta=dict(epoch=1))
+    monkeypatch.setattr(module, 'get_world_size', lambda: 2)
+    hook.before_save_checkpoint(fake_runner(batch=16), checkpoint)
+    assert checkpoint['meta'] == dict(epoch=1, batch_size=16, world_size=2)
+
+    def resuming(batch, world_size):
+        monkeypatch.setattr(module, 'get_world_size', lambda: world_size)
+        runner = fake_runner(batch=batch)
+        runner._resume, runner._load_from = True, 'work_dirs/x/epoch_1.pth'
+        return runner
+
+    # the same global batch of 32, split over 4 processes, continues the same schedule
+    hook.after_load_checkpoint(resuming(batch=8, world_size=4), checkpoint)
+    with pytest.raises(ValueError) as info:
+        hook.after_load_checkpoint(resuming(batch=16, world_size=1), checkpoint)
+    message = str(info.value)
+    assert ('(work_dirs/x/epoch_1.pth) was written with a global batch of 32 (2 processes x '
+            '16), this run has 16 (1 x 16)') in message
+    assert '(1 processes x 32, e.g. 2 processes with train_dataloader.batch_size=16)' in message
+    assert 'load_from=PATH' in message
+    # a plain load_from keeps nothing of the schedule: only the queue pointer is checked
+    runner = resuming(batch=16, world_size=1)
+    runner._resume = False
+    hook.after_load_checkpoint(runner, checkpoint)

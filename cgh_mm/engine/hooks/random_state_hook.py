@@ -61,7 +61,8 @@ def module_generators(model: Optional[nn.Module]) -> Dict[str, torch.Generator]:
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Saves every rank's random generators in checkpoints; restores them on resume.
+    """Saves every rank's random generators in checkpoints; restores them on resume;
+    keeps validation from drawing on them.
 
     mmengine re-seeds from ``randomness.seed`` when it resumes, so augmentations
     and random ops after a resume differ from those of an uninterrupted run. This
@@ -73,6 +74,13 @@ class RandomStateHook(Hook):
     augmentations run in workers seeded per epoch by mmengine, so an exact resume
     needs ``num_workers=0`` or a resume at an epoch boundary; those of a
     ``ViewAugmentDataPreprocessor`` run in the main process and resume exactly.
+
+    Validation runs on a fork of the generators: their states after it are those
+    before it. A checkpoint is written before the validation that follows it, so a
+    validation that drew from them (each data loader iterator draws a seed from
+    torch's) would make the interrupted run differ from its resume (e.g. the
+    teacher's shuffle-BN permutation with several processes), and a run with
+    validation from one without.
     """
 
     priority = 'VERY_HIGH'
@@ -80,6 +88,7 @@ class RandomStateHook(Hook):
     def __init__(self) -> None:
         self._pending: Optional[Dict[str, Any]] = None
         self._gathered: Optional[List[Dict[str, Any]]] = None
+        self._before_val: Optional[Dict[str, Any]] = None
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         # Runner.save_checkpoint (and so before_save_checkpoint) runs on rank 0 only:
@@ -111,6 +120,15 @@ class RandomStateHook(Hook):
                 logger='current', level=logging.WARNING)
             rank = 0
         self._pending = states[rank]
+
+    def before_val_epoch(self, runner) -> None:
+        self._before_val = capture_random_state(self._generators(runner))
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        # VERY_HIGH priority: before a best-checkpoint save at this point stores the state.
+        if self._before_val is not None:
+            restore_random_state(self._before_val, self._generators(runner))
+            self._before_val = None
 
     def before_train(self, runner) -> None:
         if self._pending is not None:

@@ -2,7 +2,7 @@ from typing import Dict, List, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.dist import collect_results, is_main_process
+from mmengine.dist import broadcast, collect_results, get_world_size, is_main_process
 from mmengine.runner import ValLoop
 from mmpretrain.registry import LOOPS
 from mmpretrain.utils import get_ori_model
@@ -35,7 +35,11 @@ class KNNValLoop(ValLoop):
     of a labelled memory set (``memory_dataloader``, e.g. a train subset with the
     test pipeline) and of the val set, gathers them across ranks and hands them
     to the evaluator's ``WeightedKNNAccuracy``, which logs ``knn/top1``.
-    No ``val_step`` is run: pretraining models have no ``predict``.
+    No ``val_step`` is run: pretraining models have no ``predict``. With several
+    processes, every rank first takes rank 0's backbone buffers (BN running
+    statistics): DDP without ``broadcast_buffers`` lets each rank keep its own,
+    and a checkpoint holds rank 0's, so a resumed run would otherwise validate
+    another model than the interrupted one (training uses batch statistics only).
 
     Args:
         dataloader: val (query) dataloader or its config; its samples need ``gt_label``.
@@ -66,6 +70,9 @@ class KNNValLoop(ValLoop):
     def run(self) -> dict:
         self.runner.call_hook('before_val')
         self.runner.call_hook('before_val_epoch')
+        if get_world_size() > 1:
+            for buffer in get_ori_model(self.runner.model).backbone.buffers():
+                broadcast(buffer, src=0)
 
         memory_features, memory_labels = gather_features(
             *self._features(self.memory_dataloader), len(self.memory_dataloader.dataset))

@@ -138,3 +138,22 @@ def test_a_checkpoint_without_a_modules_generator_state_warns(monkeypatch):
     model = model_with_augmenting_preprocessor()
     restore_random_state(capture_random_state(), module.module_generators(model))
     assert len(messages) == 1 and '`data_preprocessor`' in messages[0]
+
+
+def test_validation_leaves_the_generators_as_it_found_them():
+    # A checkpoint is written before the validation that follows it: a validation that
+    # drew from the generators made the resumed run differ from the uninterrupted one.
+    from cgh_mm.engine.hooks import RandomStateHook
+
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    without_validation = draws()
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    hook = RandomStateHook()
+    hook.before_val_epoch(None)
+    draws()  # what validation's loaders and transforms take
+    hook.after_val_epoch(None, metrics={})
+    assert draws() == without_validation

@@ -1,9 +1,15 @@
 """Train (pre-train) a model with an mmengine Runner, as mmpretrain's tools/train.py."""
 import argparse
+import fcntl
 import glob
+import os
 import os.path as osp
+import socket
+import time
+from typing import Optional
 
 from mmengine.config import Config, DictAction
+from mmengine.device import get_device
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from cgh_mm.utils import check_checkpoint_file, check_checkpoint_paths
@@ -68,10 +74,68 @@ def check_resume(cfg: Config) -> None:
     print(f'--resume: resuming from {path}')
 
 
+def check_amp_device(cfg: Config) -> None:
+    """Refuse ``AmpOptimWrapper`` (``--amp``) where mmengine cannot run it, before the
+    model is built: it asserts a CUDA, NPU, MLU or MUSA device."""
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and get_device() in ('cpu', 'mps'):
+        raise SystemExit(
+            f'--amp (optim_wrapper.type=AmpOptimWrapper) needs a GPU, and this machine has '
+            f'none that mmengine can use (device: {get_device()}). Train in float32 here '
+            'without --amp (or with --cfg-options optim_wrapper.type=OptimWrapper), or run '
+            'where a GPU is visible.')
+
+
+# Rank variables of the launchers: only the first process of a job locks its work dir.
+_RANK_VARIABLES = dict(pytorch='RANK', slurm='SLURM_PROCID', mpi='OMPI_COMM_WORLD_RANK')
+
+
+def lock_work_dir(work_dir: str, launcher: str = 'none') -> Optional[int]:
+    """Refuse a work dir that another training is using, and hold it for this one.
+
+    The first process of the job takes an exclusive ``flock`` on ``WORK_DIR/.lock`` and
+    keeps it open: the lock lasts as long as the process, and the system releases it
+    however the process ends (a kill included), so it is never left stuck. The file
+    names the holder. Returns the file descriptor (None on the other ranks).
+    """
+    if int(os.environ.get(_RANK_VARIABLES.get(launcher, ''), 0)) != 0:
+        return None
+    path = osp.join(work_dir, '.lock')
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise SystemExit(f'the work dir {work_dir} is not writable ({err.strerror}: {err.filename})'
+                         '; training would fail at its first log or checkpoint. Pass a '
+                         'writable folder with --work-dir DIR.') from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode(errors='replace').strip() or 'a process'
+        os.close(fd)
+        raise SystemExit(
+            f'the work dir {work_dir} is in use by another training ({holder}): two runs '
+            'in one work dir overwrite each other\'s checkpoints, last_checkpoint and logs. '
+            'Give this run its own --work-dir DIR, or wait until the other one ends (its '
+            'lock goes with its process, even when it is killed).') from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f'pid {os.getpid()} on {socket.gethostname()}, since '
+                 f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode())
+    # The lock is ours: partial checkpoint files here are a dead writer's leftovers.
+    stale = glob.glob(osp.join(work_dir, '.*.partial'))
+    for leftover in stale:
+        os.remove(leftover)
+    if stale:
+        print(f'removed {len(stale)} partial file(s) of an interrupted save in {work_dir}: '
+              f'{", ".join(map(osp.basename, stale))}')
+    return fd
+
+
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_checkpoint_paths(cfg)
+    check_amp_device(cfg)
+    lock_work_dir(cfg.work_dir, args.launcher)
     check_resume(cfg)
     prepare_cpu_distributed(cfg, args.launcher)
     Runner.from_cfg(cfg).train()

@@ -1,4 +1,5 @@
 """tools/train.py in real subprocesses: exact resume after SIGKILL, kill during a save."""
+import errno
 import importlib.util
 import json
 import os
@@ -15,7 +16,7 @@ from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
 from cgh_mm.utils import load_checkpoint_safely
-from tests.helpers import NARROW_OPTIONS
+from tests.helpers import NARROW_OPTIONS, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -113,7 +114,8 @@ import os, runpy, sys, time
 fsync, saves = os.fsync, []
 
 def slow_fsync(fd):
-    if os.readlink(f'/proc/self/fd/{{fd}}').endswith('.pth.partial'):
+    name = os.path.basename(os.readlink(f'/proc/self/fd/{{fd}}'))
+    if '.pth.' in name and name.endswith('.partial'):
         saves.append(fd)
         if len(saves) == 2:
             open({str(marker)!r}, 'w').close()
@@ -126,12 +128,71 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 ''')
     start_and_kill_when(work_dir, marker.exists, command=[sys.executable, str(script)])
 
-    assert (work_dir / '.iter_6.pth.partial').is_file() and not (work_dir / 'iter_6.pth').exists()
+    assert len(list(work_dir.glob('.iter_6.pth.*.partial'))) == 1  # SIGKILL: no clean-up
+    assert not (work_dir / 'iter_6.pth').exists()
     assert find_latest_checkpoint(str(work_dir)) == str(work_dir / 'iter_3.pth')
     # max_keep_ckpts=1, yet the older checkpoint is still there, whole
     assert load_checkpoint_safely(str(work_dir / 'iter_3.pth'))['meta']['iter'] == 3
     run_train(work_dir, resume=True)  # and --resume continues from it
     assert load_checkpoint_safely(str(work_dir / 'iter_12.pth'))['meta']['iter'] == 12
+    # the next run in the work dir (its lock held: no writer alive) removed the leftover
+    assert not list(work_dir.glob('.*.partial'))
+
+
+def test_a_work_dir_in_use_is_refused_and_a_killed_holder_frees_it(tmp_path, monkeypatch):
+    # Two runs in one work dir overwrote each other's checkpoints and shared a log dir.
+    tool = load_train_tool()
+    work_dir = str(tmp_path / 'run')
+    holder = tool.lock_work_dir(work_dir)
+    try:
+        with pytest.raises(SystemExit) as info:  # a second training, before its Runner
+            run_tool(TRAIN, CONFIG, '--work-dir', work_dir)
+        message = str(info.value)
+        assert f'the work dir {work_dir} is in use by another training (pid {os.getpid()} ' \
+               'on ' in message
+        assert 'Give this run its own --work-dir DIR' in message
+        assert not [p for p in os.listdir(work_dir) if p != '.lock']  # no log, no checkpoint
+    finally:
+        os.close(holder)
+    # a run killed while holding the lock leaves nothing stuck behind
+    proc = subprocess.Popen([sys.executable, '-c', (
+        'import fcntl, os, sys, time\n'
+        f'fd = os.open({work_dir + "/.lock"!r}, os.O_RDWR)\n'
+        'fcntl.flock(fd, fcntl.LOCK_EX)\n'
+        'print("locked", flush=True)\n'
+        'time.sleep(60)\n')], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == 'locked\n'
+    with pytest.raises(SystemExit, match='is in use by another training'):
+        tool.lock_work_dir(work_dir)
+    proc.kill()
+    proc.wait(timeout=30)
+    os.close(tool.lock_work_dir(work_dir))
+    # other ranks of a job leave the lock to rank 0
+    monkeypatch.setenv('RANK', '1')
+    assert tool.lock_work_dir(work_dir, 'pytorch') is None
+
+
+def test_an_unwritable_work_dir_is_refused_with_the_fix(tmp_path, monkeypatch):
+    tool = load_train_tool()
+
+    def read_only(path, flags, mode=0o777):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+
+    monkeypatch.setattr(tool.os, 'open', read_only)
+    with pytest.raises(SystemExit, match=rf'the work dir {tmp_path} is not writable \(Read-only '
+                       r'file system: .*\.lock\).*Pass a writable folder with --work-dir DIR'):
+        tool.lock_work_dir(str(tmp_path))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal without a GPU')
+def test_amp_without_a_gpu_is_refused_before_the_model_is_built(tmp_path, monkeypatch):
+    from mmengine.runner import Runner
+
+    monkeypatch.setattr(Runner, 'from_cfg', lambda cfg: pytest.fail('the Runner was built'))
+    for option in (['--amp'], ['--cfg-options', 'optim_wrapper.type=AmpOptimWrapper']):
+        with pytest.raises(SystemExit, match=r'--amp \(optim_wrapper.type=AmpOptimWrapper\) '
+                           r'needs a GPU.*without --amp'):
+            run_tool(TRAIN, CONFIG, '--work-dir', tmp_path, *option)
 
 
 def load_train_tool():

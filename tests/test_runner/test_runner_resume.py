@@ -101,8 +101,8 @@ def test_another_global_batch_is_refused_before_training(tmp_path):
     cfg.train_dataloader.update(batch_size=8)
     cfg.update(resume=True, load_from=checkpoint)
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(ValueError, match=r'written with a global batch of 16 \(1 processes x '
-                       r'16\), this run has 8 \(1 x 8\)'):
+    with pytest.raises(ValueError, match=r'written with a global batch of 16 \(1 process x '
+                       r'16\), this run has 8 \(1 process x 8\)'):
         runner.train()
     assert not list((tmp_path / 'resumed').glob('*.pth'))  # nothing trained, nothing saved
 

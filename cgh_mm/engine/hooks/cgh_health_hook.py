@@ -18,6 +18,10 @@ def _batch_size(loader) -> int:
     return loader.batch_size or loader.batch_sampler.batch_size
 
 
+def _split(world_size: int, batch_size: int) -> str:
+    return f'{world_size} process{"es" if world_size > 1 else ""} x {batch_size}'
+
+
 # loss_hyper and loss_global are named by their student context; the teacher context
 # whose relations are their target: the other one with CGH's 'cross' teaching, else the same.
 STUDENT_CONTEXT = {'hyper': 'hypercolumn', 'global': 'global'}
@@ -69,20 +73,20 @@ class CGHHealthHook(Hook):
         batch, world = _batch_size(runner.train_dataloader), get_world_size()
         if saved_batch * saved_world == batch * world:
             return  # another split of the same global batch continues the same schedule
-        same = (f'{world} processes x {saved_batch * saved_world // world}, '
-                if saved_batch * saved_world % world == 0 else '')
+        saved_global = saved_batch * saved_world
+        same = (f'{_split(world, saved_global // world)} (train_dataloader.batch_size='
+                f'{saved_global // world}), or ' if saved_global % world == 0 else '')
         raise ValueError(
-            f'--resume: the checkpoint ({runner._load_from or "the latest of the work dir"}) was '
-            f'written with a global batch of {saved_batch * saved_world} ({saved_world} '
-            f'processes x {saved_batch}), this run has {batch * world} ({world} x {batch}). Its '
-            'iteration count, position in the epoch, learning-rate and warm-up schedules '
-            f'(counted in iterations) and queue pointer all assume {saved_batch * saved_world} '
-            'images per iteration: the resumed run would skip or repeat data and write the '
-            'queues out of step. Resume with the same global batch '
-            f'({same}e.g. {saved_world} processes with train_dataloader.batch_size='
-            f'{saved_batch}), or start a new run from its weights with `--cfg-options '
-            'load_from=PATH` (a fresh optimizer and schedule) and a global batch that divides '
-            'its queue pointer.')
+            '--resume: the checkpoint '
+            f'({runner._load_from or f"the latest of {runner.work_dir}"}) was written with a '
+            f'global batch of {saved_global} ({_split(saved_world, saved_batch)}), this run has '
+            f'{batch * world} ({_split(world, batch)}). Its iteration count, position in the '
+            'epoch, learning-rate and warm-up schedules (counted in iterations) and queue '
+            f'pointer all assume {saved_global} images per iteration: the resumed run would '
+            'skip or repeat data and write the queues out of step. Resume with the same global '
+            f'batch of {saved_global}: {same}{_split(saved_world, saved_batch)} as before; or '
+            'start a new run from its weights with `--cfg-options load_from=PATH` (a fresh '
+            'optimizer and schedule) and a global batch that divides its queue pointer.')
 
     def before_train(self, runner) -> None:
         model = get_ori_model(runner.model)
@@ -100,12 +104,12 @@ class CGHHealthHook(Hook):
                 f'pointer off the slots of the global batch ({batch * world}), and a later '
                 'write would run past the end of the queue. Set '
                 'train_dataloader.drop_last=True (each epoch then leaves out '
-                f'{len(sampler) % batch} images per process, others every epoch when shuffled).')
+                f'{len(sampler) % batch} images per process; shuffled, other ones every epoch).')
         ptr = int(model.queue_ptr)
         if ptr % (batch * world):
             raise ValueError(
                 f'CGH: the queue pointer loaded from the checkpoint is at slot {ptr}, not a '
-                f'multiple of the global batch {batch * world} ({world} processes x {batch}): '
+                f'multiple of the global batch {batch * world} ({_split(world, batch)}): '
                 'the checkpoint was written with another global batch, and writing this '
                 "run's batches from there would run past the end of the queue. Train with "
                 'the global batch of the checkpoint, or one that divides both its queue '

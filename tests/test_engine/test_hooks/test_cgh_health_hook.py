@@ -130,7 +130,7 @@ def test_a_queue_pointer_off_the_global_batch_is_refused(monkeypatch):
         CGHHealthHook().before_train(fake_runner(queue_ptr=48, warmup_epochs=5))
     message = str(info.value)
     assert 'queue pointer loaded from the checkpoint is at slot 48, not a multiple of the ' \
-           'global batch 64 (1 processes x 64)' in message
+           'global batch 64 (1 process x 64)' in message
     assert 'divides both its queue pointer 48 and queue_len 4096' in message
     CGHHealthHook().before_train(fake_runner(queue_ptr=128, warmup_epochs=5))
 
@@ -153,8 +153,9 @@ def test_resume_with_another_global_batch_is_refused_with_the_numbers(monkeypatc
         hook.after_load_checkpoint(resuming(batch=16, world_size=1), checkpoint)
     message = str(info.value)
     assert ('(work_dirs/x/epoch_1.pth) was written with a global batch of 32 (2 processes x '
-            '16), this run has 16 (1 x 16)') in message
-    assert '(1 processes x 32, e.g. 2 processes with train_dataloader.batch_size=16)' in message
+            '16), this run has 16 (1 process x 16)') in message
+    assert ('Resume with the same global batch of 32: 1 process x 32 '
+            '(train_dataloader.batch_size=32), or 2 processes x 16 as before') in message
     assert 'load_from=PATH' in message
     # a plain load_from keeps nothing of the schedule: only the queue pointer is checked
     runner = resuming(batch=16, world_size=1)

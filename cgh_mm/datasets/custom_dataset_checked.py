@@ -27,11 +27,11 @@ class CustomDatasetChecked(CustomDataset):
     def _skipped_files(self) -> str:
         counts = ', '.join(f'{count} {ext}' for ext, count in sorted(
             self._skipped.items(), key=lambda item: (-item[1], item[0])))
+        extensions = ', '.join(sorted(self.extensions))
         return (f'{sum(self._skipped.values())} files under {self.img_prefix.rstrip("/")} were '
-                f'skipped, their extension not being one of {", ".join(sorted(self.extensions))}'
-                ': '
-                f'{counts}. If some are images, add their extensions to the dataset\'s '
-                '`extensions` (e.g. --cfg-options "train_dataloader.dataset.extensions='
+                f'skipped, their extension not being one of {extensions}: {counts}. If some '
+                "are images, add their extensions to the dataset's `extensions` (e.g. "
+                '--cfg-options "train_dataloader.dataset.extensions='
                 "['.jpg','.jpeg','.png','.webp']\")")
 
     def _find_samples(self):

@@ -46,7 +46,8 @@ class AtomicCheckpointHook(CheckpointHook):
             return
         for folder, what in ((self.out_dir, 'checkpoint folder (out_dir)'),
                              (runner.work_dir, 'work dir (last_checkpoint)')):
-            probe = osp.join(folder, f'.write_test.{os.getpid()}')
+            # named as a partial file: tools/train.py removes it if a kill left it
+            probe = osp.join(folder, f'.write_test.{os.getpid()}.partial')
             try:
                 write_file_atomically(probe, b'')
             except OSError as err:

@@ -15,13 +15,17 @@ def relation_logits(embeddings: Tensor, queue: Tensor) -> Tensor:
 
     Args:
         embeddings: ``(N, C)`` L2-normalised; the gradient flows to them.
-        queue: ``(K, C)`` L2-normalised, possibly float16/bfloat16.
+        queue: ``(K, C)`` L2-normalised, possibly float16/bfloat16 (then read
+            into a transient float32 copy).
 
     Returns:
-        ``(N, K)`` in float32, so that the softmaxes that follow never run in
-        half precision.
+        ``(N, K)`` float32 products of float32 operands, whatever the autocast
+        state: under AMP a half-precision product would round every logit, and
+        the teacher's temperature (0.04) multiplies that error by 25 in the
+        targets.
     """
-    return (embeddings.to(queue.dtype) @ queue.T).float()
+    with torch.autocast(device_type=embeddings.device.type, enabled=False):
+        return embeddings.float() @ queue.float().T
 
 
 def soft_target_cross_entropy(target_probs: Tensor, logits: Tensor) -> Tensor:

@@ -191,3 +191,16 @@ def test_alpha_is_a_constructor_argument_and_teaching_is_checked():
         head(teaching='hyper')
     with pytest.raises(ValueError, match='alpha'):
         MODELS.build(dict(type='CrossContextHead', alpha=1.5))
+
+
+@pytest.mark.parametrize('alpha', [0.5, 1.0])
+def test_autocast_gives_the_float32_targets_and_losses(alpha):
+    # bfloat16 autocast around the head, on the same float32 embeddings and queues: a
+    # bfloat16 relation product puts the losses ~1e-6 relative off float32.
+    (sg, sh), (tg, th), (qg, qh) = embeddings(n=8, c=64, k=2048)
+    expected = head(alpha).loss(sg, sh, tg, th, qg, qh)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = head(alpha).loss(sg, sh, tg, th, qg, qh)
+    for key, value in expected.items():
+        assert got[key].dtype == torch.float32, key
+        torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7, msg=key)

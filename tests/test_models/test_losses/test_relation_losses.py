@@ -132,3 +132,15 @@ def test_cross_entropy_minimum_is_the_target_entropy():
         entropy.item(), rel=1e-5)
     assert soft_target_cross_entropy(target, logits + torch.randn(4, 32)).item() > \
         entropy.item()
+
+
+@pytest.mark.parametrize('queue_dtype', [torch.float32, torch.bfloat16, torch.float16])
+def test_relation_logits_are_float32_products_under_autocast(queue_dtype):
+    emb, queue = unit_rows(8, 32, 12), unit_rows(512, 32, 13).to(queue_dtype)
+    expected = emb @ queue.float().T  # the stored slots, multiplied in float32
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = relation_logits(emb, queue)
+        rounded = emb @ queue.float().T  # what autocast makes of a plain product
+    assert got.dtype == torch.float32 and rounded.dtype == torch.bfloat16
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
+    assert (rounded.float() - expected).abs().max() > 1e-4  # the rounding the function avoids

@@ -11,7 +11,9 @@ model = dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
-        to_rgb=True),
+        to_rgb=True,
+        # host-to-GPU copies of the (pinned) batch overlap with the previous step's kernels
+        non_blocking=True),
     backbone=dict(
         type='ResNet',
         depth=50,

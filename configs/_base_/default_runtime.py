@@ -27,6 +27,11 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
+# mmengine's DDP wrapper with CGH's train_step: the teacher moves once per optimizer step
+# under gradient accumulation, and compile=True leaves the optimizer step uncompiled
+model_wrapper_cfg = dict(
+    type='CGHDistributedDataParallel', broadcast_buffers=False, find_unused_parameters=False)
+
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 log_processor = dict(window_size=10)

@@ -8,6 +8,9 @@ Gao, Feng & Patras, WACV 2024 (arXiv 2308.13392). One training step::
     loss_global = CE(softmax(k_h Q_h / 0.08), q_g Q_g / 0.1)    hypercolumn teaches global
     loss_nce    = InfoNCE(q_g; k_g, Q_g) + InfoNCE(q_h; k_h, Q_h)   (warm-up only)
     keep [k_g, k_h] of the global batch for the next step's write
+
+With gradient accumulation the teacher moves once per optimizer step (at the first
+micro-batch after it) and every micro-batch writes its keys, as a step of that batch would.
 """
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -15,10 +18,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import all_gather, get_world_size
-from mmengine.model import ExponentialMovingAverage
+from mmengine.model import ExponentialMovingAverage, MMDistributedDataParallel
+from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
-from mmpretrain.registry import MODELS
+from mmpretrain.registry import MODEL_WRAPPERS, MODELS
 from mmpretrain.structures import DataSample
 
 QUEUE_DTYPES = ('float32', 'float16', 'bfloat16')
@@ -57,6 +61,8 @@ class CGH(BaseSelfSupervisor):
             as MoCo). Set False when the backbone uses SyncBN.
         num_local_crops: extra student views (multi-crop), global branch only.
         queue_dtype: one of ``QUEUE_DTYPES``; relations are float32 regardless.
+        channels_last: store the 4-D weights of student and teacher channels-last
+            (NHWC), the layout of cuDNN's fastest convolutions on tensor cores.
         pretrained, data_preprocessor, init_cfg: as in ``BaseSelfSupervisor``.
     """
 
@@ -71,6 +77,7 @@ class CGH(BaseSelfSupervisor):
                  shuffle_teacher_bn: bool = True,
                  num_local_crops: int = 0,
                  queue_dtype: str = 'float32',
+                 channels_last: bool = False,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -105,6 +112,11 @@ class CGH(BaseSelfSupervisor):
             self.register_buffer(name, None if without else queue.to(getattr(torch, queue_dtype)))
         self.register_buffer('queue_ptr', torch.zeros(1, dtype=torch.long))
         self._pending_keys: Optional[List[torch.Tensor]] = None
+        self._teacher_moves = True  # False for a micro-batch that follows no optimizer step
+        self.register_state_dict_post_hook(_state_dict_with_pending_keys)
+        self.register_load_state_dict_post_hook(_drop_pending_keys)
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def _student(self) -> nn.ModuleDict:
         """The student's modules, as the teacher averages them."""
@@ -128,21 +140,52 @@ class CGH(BaseSelfSupervisor):
     def _write_pending_keys(self) -> None:
         """Write the last step's teacher embeddings into both queues.
 
-        Deferred to the next step (or to ``state_dict()``, so that checkpoints
-        hold them): the backward of a step still reads the queues it used, and
-        writing them then would cost a copy of both queues per step.
+        Deferred to the next step: the backward of a step still reads the queues it used,
+        and writing them then would cost a copy of both queues per step (``state_dict()``
+        returns the queues with the keys written, without touching them). The pointer
+        stays on the device: no host sync, no graph break under ``torch.compile``.
         """
         if self._pending_keys is None:
             return
         keys, self._pending_keys = self._pending_keys, None
-        ptr, batch = int(self.queue_ptr), keys[0].shape[0]
+        slots = self.queue_ptr + torch.arange(keys[0].shape[0], device=self.queue_ptr.device)
         for queue, queue_keys in zip((self.global_queue, self.hypercolumn_queue), keys):
-            queue[ptr:ptr + batch] = queue_keys
-        self.queue_ptr[0] = (ptr + batch) % self.queue_len
+            queue.index_copy_(0, slots, queue_keys.to(queue.dtype))
+        self.queue_ptr.copy_((slots[-1:] + 1) % self.queue_len)
 
-    def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
-        self._write_pending_keys()
-        super()._save_to_state_dict(destination, prefix, keep_vars)
+    @torch.no_grad()
+    def _update_teacher(self) -> None:
+        """One step of mmengine's ``ExponentialMovingAverage.update_parameters`` (the first
+        copies the student; buffers are copied), in two foreach kernels over all tensors
+        and without reading ``steps`` on the host."""
+        ema, student = self.teacher, dict(self._student().named_parameters())
+        weight = torch.where(ema.steps == 0, 1.0, ema.momentum)
+        torch._foreach_lerp_(list(ema.avg_parameters.values()),
+                             [student[name] for name in ema.avg_parameters], weight)
+        buffers = list(ema.module.buffers())
+        if buffers:  # BN statistics; none with GroupNorm
+            torch._foreach_copy_(buffers, list(self._student().buffers()))
+        ema.steps += 1
+
+    @torch.compiler.disable(recursive=False)
+    def train_step(self, data: Union[dict, tuple, list], optim_wrapper: OptimWrapper,
+                   ddp: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
+        """mmengine's ``train_step`` (of ``BaseModel``, or of its DDP wrapper ``ddp``, whose
+        forward then runs the loss), with the teacher moved once per optimizer step under
+        gradient accumulation, and ready for ``compile=True``: this frame runs eagerly, so
+        the optimizer wrapper and the data preprocessor stay out of ``torch.compile``
+        (dynamo fails on the optimizer's param groups, and would recompile for every batch's
+        ``DataSample`` metadata); the forward and loss it calls are compiled."""
+        runner_model = self if ddp is None else ddp
+        # before this micro-batch's backward: True iff the last one ended with a step
+        self._teacher_moves = optim_wrapper.should_update()
+        with optim_wrapper.optim_context(runner_model):
+            data = torch.compiler.disable(self.data_preprocessor)(data, True)
+            losses = runner_model._run_forward(data, mode='loss')
+        parsed_losses, log_vars = self.parse_losses(losses)
+        torch.compiler.disable(optim_wrapper.update_params)(parsed_losses)
+        self._teacher_moves = True  # a direct call of loss() moves the teacher
+        return log_vars
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -175,7 +218,8 @@ class CGH(BaseSelfSupervisor):
             F.normalize(self.neck((self.backbone(crop)[-1], ))[0], dim=1) for crop in inputs[2:]
         ]
         with torch.no_grad():
-            self.teacher.update_parameters(self._student())
+            if self._teacher_moves:
+                self._update_teacher()
             shuffle = self.shuffle_teacher_bn and get_world_size() > 1
             weak_view, idx_unshuffle = batch_shuffle_ddp(inputs[0]) if shuffle else (
                 inputs[0], None)
@@ -190,3 +234,38 @@ class CGH(BaseSelfSupervisor):
         self._pending_keys = [torch.cat(all_gather(k.contiguous()))
                               for k in teacher_keys if k is not None]
         return losses
+
+
+def _state_dict_with_pending_keys(module: CGH, state_dict: dict, prefix: str,
+                                  local_metadata: dict) -> None:
+    """State-dict post-hook: the returned queues and pointer hold the keys that the next
+    step writes (so checkpoints hold them); the model's own tensors, which a backward may
+    still need, are not touched."""
+    if module._pending_keys is None:
+        return
+    ptr = module.queue_ptr
+    slots = ptr + torch.arange(module._pending_keys[0].shape[0], device=ptr.device)
+    for name, keys in zip(('global_queue', 'hypercolumn_queue'), module._pending_keys):
+        queue = state_dict[prefix + name]
+        state_dict[prefix + name] = queue.index_copy(0, slots, keys.to(queue.dtype))
+    state_dict[prefix + 'queue_ptr'] = (slots[-1:] + 1) % module.queue_len
+
+
+def _drop_pending_keys(module: CGH, incompatible_keys) -> None:
+    """Load-state-dict post-hook: loaded queues replace the keys of the steps before."""
+    module._pending_keys = None
+
+
+@MODEL_WRAPPERS.register_module()
+class CGHDistributedDataParallel(MMDistributedDataParallel):
+    """mmengine's DDP wrapper with :meth:`CGH.train_step` as its ``train_step`` (the
+    teacher moves once per optimizer step under gradient accumulation; ``compile=True``
+    compiles the forward, not the optimizer step). The CGH configs select it with
+    ``model_wrapper_cfg``; any other model trains as under ``MMDistributedDataParallel``."""
+
+    @torch.compiler.disable(recursive=False)
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        if not isinstance(self.module, CGH):
+            return super().train_step(data, optim_wrapper)
+        return self.module.train_step(data, optim_wrapper, ddp=self)

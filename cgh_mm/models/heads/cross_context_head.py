@@ -96,7 +96,21 @@ class CrossContextHead(BaseModule):
         self.hypercolumn_weight = hypercolumn_weight
         self.global_weight = global_weight
         self.teaching = teaching
+        self.register_buffer('_alpha', torch.tensor(1.0), persistent=False)
         self.alpha = alpha
+
+    @property
+    def alpha(self) -> float:
+        """Weight of the relational losses (see above); the warm-up hook sets it."""
+        return self._alpha_value
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        # Held on the device for the loss and its warm-up state as a flag: a compiled step
+        # reads each iteration's value without being recompiled for it.
+        self._alpha_value = float(value)
+        self._alpha.fill_(self._alpha_value)
+        self._with_nce = self._alpha_value < 1
 
     def loss(self, student_global: Tensor, student_hypercolumn: Optional[Tensor],
              teacher_global: Tensor, teacher_hypercolumn: Optional[Tensor],
@@ -123,7 +137,7 @@ class CrossContextHead(BaseModule):
             (the loss minus that entropy; 0 = nothing left to learn), and per embedding
             the mean cosine between different images of the batch (1 = collapsed).
         """
-        alpha, n = float(self.alpha), student_global.shape[0]
+        alpha, n = self._alpha, student_global.shape[0]
         with_hyper = self.teaching != 'global'
         # Student and teacher rows go through one product per queue: the queue, the
         # largest operand, is read once.
@@ -143,7 +157,7 @@ class CrossContextHead(BaseModule):
         global_target = hyper_relations if cross else global_relations
         global_terms = [soft_target_cross_entropy(global_target, logits / self.student_global_temp)
                         for logits in student_global_logits]  # main view, then local crops
-        nce = [] if alpha == 1 else [  # weight 0 after the warm-up: not computed
+        nce = [] if not self._with_nce else [  # weight 0 after the warm-up: not computed
             info_nce(student_global, teacher_global, student_global_logits[0], self.nce_temp)]
         # name: (weighted loss, its target, its unweighted main-view term, student, teacher)
         terms = {'global': (self.global_weight * torch.stack(global_terms).mean(),
@@ -154,7 +168,7 @@ class CrossContextHead(BaseModule):
                 hyper_target, student_hyper_logits / self.student_hypercolumn_temp)
             terms = {'hyper': (self.hypercolumn_weight * loss_hyper, hyper_target, loss_hyper,
                                student_hypercolumn, teacher_hypercolumn), **terms}
-            if alpha < 1:
+            if self._with_nce:
                 nce.append(info_nce(student_hypercolumn, teacher_hypercolumn,
                                     student_hyper_logits, self.nce_temp))
 
@@ -170,4 +184,4 @@ class CrossContextHead(BaseModule):
                 f'health/student_{name}_cos': mean_pairwise_cosine(student),
                 f'health/teacher_{name}_cos': mean_pairwise_cosine(teacher),
             })
-        return {**out, 'alpha': out['loss_nce'].new_tensor(alpha), **health}
+        return {**out, 'alpha': alpha.clone(), **health}

@@ -57,7 +57,8 @@ def test_one_queue_layout_in_memory_and_checkpoints(tiny_cgh_cfg):
     other = build(copy.deepcopy(tiny_cgh_cfg), queue_len=8)
     other.load_state_dict({k: v.clone() for k, v in state.items()})
     for name in ('global_queue', 'hypercolumn_queue', 'queue_ptr'):
-        assert torch.equal(getattr(other, name), getattr(model, name)), name
+        assert torch.equal(getattr(other, name), state[name]), name
+        assert torch.equal(other.state_dict()[name], model.state_dict()[name]), name
     with pytest.raises(RuntimeError, match='global_queue'):
         other.load_state_dict(dict(state, global_queue=state['global_queue'].T))
 
@@ -230,3 +231,55 @@ def test_teaching_and_hypercolumn_neck_must_agree(tiny_cgh_cfg):
     missing = dict(copy.deepcopy(tiny_cgh_cfg), hypercolumn_neck=None)
     with pytest.raises(ValueError, match="teaching='global'"):
         MODELS.build(missing)
+
+
+def test_foreach_teacher_update_equals_mmengines_per_tensor_ema(tiny_cgh_cfg):
+    from mmengine.model import ExponentialMovingAverage
+    model = build(tiny_cgh_cfg, teacher_momentum=0.9)
+    reference = ExponentialMovingAverage(model._student(), momentum=0.1)
+    with torch.no_grad():  # a teacher unlike the student, so that the first copy shows
+        for p in model.teacher.module.parameters():
+            p.add_(1.0)
+    model._teacher_moves = False  # as in a micro-batch: loss() leaves the teacher alone
+    for _ in range(3):  # the first update copies the student, the next ones average
+        sgd_step(model, views())  # moves the student (and its BN statistics)
+        model._update_teacher()
+        reference.update_parameters(model._student())
+        got, expected = model.teacher.state_dict(), reference.state_dict()
+        assert got.keys() == expected.keys() and len(got) > 100
+        for key, value in expected.items():
+            torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7, msg=key)
+    assert int(model.teacher.steps) == 3
+
+
+def test_state_dict_between_forward_and_backward_keeps_the_step(tiny_cgh_cfg):
+    # An EMA or checkpoint hook may call state_dict() while a backward is pending.
+    model = build(tiny_cgh_cfg)
+    model.loss(views(), None)  # keys pending for the next step's write
+    twin = copy.deepcopy(model)
+    inputs = views()
+
+    def grads(m, state_dict_in_between):
+        losses = m.loss(inputs, None)
+        state = m.state_dict() if state_dict_in_between else None
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        return [p.grad.clone() for p in m._student().parameters()], state
+
+    expected, _ = grads(twin, False)
+    got, state = grads(model, True)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, rtol=0, atol=0)
+    assert int(state['queue_ptr']) == 8  # the checkpoint holds this step's keys ...
+    assert int(model.queue_ptr) == 4  # ... that the queues take at the next step
+    model.load_state_dict(state)  # loading drops keys pending from before the load
+    model.loss(views(), None)
+    assert int(model.state_dict()['queue_ptr']) == 12
+
+
+def test_loss_has_no_graph_break(tiny_cgh_cfg):
+    # torch.compile traces the whole loss into one graph: no host read of the queue
+    # pointer or of the EMA's step count.
+    model = build(tiny_cgh_cfg)
+    model.loss(views(), None)  # keys pending: the traced step writes them
+    explanation = torch._dynamo.explain(model.loss)(views(), None)
+    assert explanation.graph_break_count == 0, explanation.break_reasons

@@ -29,8 +29,9 @@ env_cfg = dict(
 
 # mmengine's DDP wrapper with CGH's train_step: the teacher moves once per optimizer step
 # under gradient accumulation, and compile=True leaves the optimizer step uncompiled
-model_wrapper_cfg = dict(
-    type='CGHDistributedDataParallel', broadcast_buffers=False, find_unused_parameters=False)
+# (scoped name: mmengine's Runner looks wrappers up in its own registry first)
+model_wrapper_cfg = dict(type='mmpretrain.CGHDistributedDataParallel', broadcast_buffers=False,
+                         find_unused_parameters=False)
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)

@@ -34,7 +34,8 @@ class QueueDumpHook(Hook):
 '''
 
 
-def test_dist_train_two_cpu_ranks_share_queues(tmp_path):
+@pytest.mark.parametrize('accumulative_counts, teacher_steps', [(1, 3), (2, 2)])
+def test_dist_train_two_cpu_ranks_share_queues(tmp_path, accumulative_counts, teacher_steps):
     (tmp_path / 'queue_dump_hook.py').write_text(DUMP_HOOK)
     config = tmp_path / 'dist_config.py'
     config.write_text(textwrap.dedent(f'''
@@ -58,7 +59,8 @@ def test_dist_train_two_cpu_ranks_share_queues(tmp_path):
          f'train_dataloader.batch_size={batch_per_gpu}',
          f'train_dataloader.dataset.num_images={images}',
          'train_dataloader.dataset.image_size=32',
-         'train_cfg.max_epochs=1', 'model.queue_len=64'],
+         'train_cfg.max_epochs=1', 'model.queue_len=64',
+         f'optim_wrapper.accumulative_counts={accumulative_counts}'],
         env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
@@ -68,7 +70,10 @@ def test_dist_train_two_cpu_ranks_share_queues(tmp_path):
     for key in QUEUE_KEYS:
         assert torch.equal(ranks[0][key], ranks[1][key]), key
         assert torch.equal(checkpoint[key], ranks[1][key]), key
-    # every step enqueued the whole global batch, gathered from both ranks
+    # 3 iterations: the teacher moves once per optimizer step (with 2 micro-batches per
+    # step: at iterations 1 and 3, the last step has the last micro-batch only) ...
+    assert int(checkpoint['teacher.steps']) == teacher_steps
+    # ... and every iteration enqueued the whole global batch, gathered from both ranks
     assert int(ranks[0]['queue_ptr']) == world_size * batch_per_gpu * iterations
     assert int(ranks[0]['queue_ptr']) < 64  # no wrap-around: the count above is exact
     # the filled slots (rows) hold unit-norm teacher embeddings

@@ -17,6 +17,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-model = dict(queue_len=131072, shuffle_teacher_bn=True,
+# channels_last: NHWC weights for student and teacher, cuDNN's tensor-core layout
+model = dict(queue_len=131072, shuffle_teacher_bn=True, channels_last=True,
              data_preprocessor={{_base_.view_augment_preprocessor}})
 train_dataloader = dict(batch_size=32)

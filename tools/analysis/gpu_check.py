@@ -53,7 +53,8 @@ def model_configs(queue_len: int) -> Dict[str, dict]:
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=1000, in_channels=2048,
                   loss=dict(type='CrossEntropyLoss')),
-        data_preprocessor=dict(cgh['data_preprocessor'], type='ClsDataPreprocessor'))
+        data_preprocessor=dict(type='ClsDataPreprocessor', **{
+            k: cgh['data_preprocessor'][k] for k in ('mean', 'std', 'to_rgb')}))
     return dict(CGH=cgh, MoCo=moco, backbone=backbone)
 
 

@@ -12,7 +12,7 @@ Gao, Feng & Patras, WACV 2024 (arXiv 2308.13392). One training step::
 With gradient accumulation the teacher moves once per optimizer step (at the first
 micro-batch after it) and every micro-batch writes its keys, as a step of that batch would.
 """
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -180,10 +180,10 @@ class CGH(BaseSelfSupervisor):
         # before this micro-batch's backward: True iff the last one ended with a step
         self._teacher_moves = optim_wrapper.should_update()
         with optim_wrapper.optim_context(runner_model):
-            data = torch.compiler.disable(self.data_preprocessor)(data, True)
+            data = _eager(self.data_preprocessor, data, True)
             losses = runner_model._run_forward(data, mode='loss')
         parsed_losses, log_vars = self.parse_losses(losses)
-        torch.compiler.disable(optim_wrapper.update_params)(parsed_losses)
+        _eager(optim_wrapper.update_params, parsed_losses)
         self._teacher_moves = True  # a direct call of loss() moves the teacher
         return log_vars
 
@@ -234,6 +234,12 @@ class CGH(BaseSelfSupervisor):
         self._pending_keys = [torch.cat(all_gather(k.contiguous()))
                               for k in teacher_keys if k is not None]
         return losses
+
+
+@torch.compiler.disable
+def _eager(fn: Callable, *args) -> Any:
+    """``fn(*args)``, run outside ``torch.compile``."""
+    return fn(*args)
 
 
 def _state_dict_with_pending_keys(module: CGH, state_dict: dict, prefix: str,

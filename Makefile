@@ -1,6 +1,7 @@
 # make demo  - pretrain CGH on Fashion-MNIST (CPU, ~5 min), print kNN random vs pretrained
 # make test  - lint and the test suite
-# make study - the multi-seed study of docs/study.md (~1.5 h on 2 cores), then its report
+# make study - the multi-seed study of docs/study.md, then its report (its demo-budget half
+#              took 74 min on 2 cores; the 3x half about 90 min more)
 # Both build .venv on first use (tools/setup_env.sh); PYTHON=/path/to/python uses
 # an existing environment instead.
 VENV ?= .venv

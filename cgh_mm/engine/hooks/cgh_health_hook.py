@@ -10,8 +10,6 @@ from mmpretrain.engine.hooks import WarmupParamHook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
-from ...models.algorithms.cgh import check_queue_fits_batch
-
 
 def _batch_size(loader) -> int:
     """Images per process and iteration (also with a batch sampler of its own)."""
@@ -92,7 +90,7 @@ class CGHHealthHook(Hook):
         model = get_ori_model(runner.model)
         loader = runner.train_dataloader
         batch, world = _batch_size(loader), get_world_size()
-        check_queue_fits_batch(model.queue_len, batch, world)
+        model.check_queue_fits_batch(batch, world)
         self._batch_size = batch
         sampler = getattr(loader.batch_sampler, 'sampler', None)
         if getattr(loader.batch_sampler, 'drop_last', True) is False and sampler is not None \

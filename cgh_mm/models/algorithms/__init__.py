@@ -1,1 +1,1 @@
-from .cgh import CGH, CGHDistributedDataParallel, check_queue_fits_batch
+from .cgh import CGH, CGHDistributedDataParallel

@@ -28,18 +28,6 @@ from mmpretrain.structures import DataSample
 QUEUE_DTYPES = ('float32', 'float16', 'bfloat16')
 
 
-def check_queue_fits_batch(queue_len: int, batch_per_gpu: int, world_size: int) -> None:
-    """Raise a ``ValueError`` unless the queue holds a whole number of global batches."""
-    global_batch = batch_per_gpu * world_size
-    if queue_len % global_batch != 0:
-        raise ValueError(
-            f'CGH: queue_len={queue_len} is not a multiple of the global batch '
-            f'({batch_per_gpu} per GPU x {world_size} GPUs = {global_batch}). Set '
-            f'`model.queue_len` to a multiple of {global_batch} (e.g. '
-            f'{max(1, queue_len // global_batch) * global_batch}) or change the batch size, '
-            'and keep `drop_last=True` in the train dataloader so every batch is full.')
-
-
 @MODELS.register_module()
 class CGH(BaseSelfSupervisor):
     """CGH self-supervised pre-training.
@@ -117,6 +105,19 @@ class CGH(BaseSelfSupervisor):
         self.register_load_state_dict_post_hook(_drop_pending_keys)
         if channels_last:
             self.to(memory_format=torch.channels_last)
+
+    def check_queue_fits_batch(self, batch_per_gpu: int, world_size: int) -> None:
+        """Raise a ``ValueError`` unless the queues hold a whole number of global batches
+        (checked at every step, and by ``CGHHealthHook`` before training)."""
+        global_batch = batch_per_gpu * world_size
+        if self.queue_len % global_batch != 0:
+            raise ValueError(
+                f'CGH: queue_len={self.queue_len} is not a multiple of the global batch '
+                f'({batch_per_gpu} per GPU x {world_size} GPUs = {global_batch}). Set '
+                f'`model.queue_len` to a multiple of {global_batch} (e.g. '
+                f'{max(1, self.queue_len // global_batch) * global_batch}) or change the '
+                'batch size, and keep `drop_last=True` in the train dataloader so every '
+                'batch is full.')
 
     def _student(self) -> nn.ModuleDict:
         """The student's modules, as the teacher averages them."""
@@ -206,7 +207,7 @@ class CGH(BaseSelfSupervisor):
                 f'but got {len(inputs) if isinstance(inputs, (list, tuple)) else "one"}. '
                 f'Make the pipeline\'s MultiView produce {2 + self.num_local_crops} views, '
                 'or set `model.num_local_crops` to match it.')
-        check_queue_fits_batch(self.queue_len, inputs[0].shape[0], get_world_size())
+        self.check_queue_fits_batch(inputs[0].shape[0], get_world_size())
         self._write_pending_keys()
         student_global, student_hypercolumn = self.embed(inputs[1])
         if student_global.shape[1] != self.feat_dim:

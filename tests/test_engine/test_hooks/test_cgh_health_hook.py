@@ -7,6 +7,7 @@ from mmpretrain.engine.hooks import WarmupParamHook
 
 from cgh_mm.engine.hooks import CGHHealthHook
 from cgh_mm.engine.hooks import cgh_health_hook as module
+from cgh_mm.models import CGH
 
 
 @pytest.fixture
@@ -24,6 +25,8 @@ def fake_runner(queue_len=4096, batch=64, dataset=6400, warmup_epochs=0.25, epoc
     hooks = [WarmupParamHook('alpha', 'head', warmup_epochs)] if warmup_epochs else []
     model = SimpleNamespace(queue_len=queue_len, head=SimpleNamespace(alpha=alpha),
                             queue_ptr=torch.tensor([queue_ptr]))
+    # the hook asks the model, as it asks a real CGH
+    model.check_queue_fits_batch = lambda *args: CGH.check_queue_fits_batch(model, *args)
     return SimpleNamespace(model=model, train_dataloader=loader, epoch=0,
                            hooks=hooks, max_epochs=epochs,
                            max_iters=epochs * (dataset // batch),

@@ -2,10 +2,7 @@
 
 Importing the package registers every module into mmpretrain's registries, so a
 config only needs ``custom_imports = dict(imports=['cgh_mm'], allow_failed_imports=False)``.
+It changes nothing else of the process (torch's allow-list, matplotlib's backend).
 """
-from .utils import allow_mmengine_checkpoint_globals
-
-allow_mmengine_checkpoint_globals()
-
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
-from .version import __version__  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: F401
+from .version import __version__  # noqa: F401

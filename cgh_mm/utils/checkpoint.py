@@ -11,6 +11,8 @@ from typing import Any, Iterator, Mapping, Optional, Tuple
 
 import torch
 
+from .safe_loading import mmengine_checkpoint_globals
+
 _TEXT = set(range(32, 127)) | set(b'\t\r\n')
 _EARLIER = 'Use an earlier checkpoint (e.g. --resume PATH with one of the same work dir).'
 
@@ -43,10 +45,12 @@ def check_checkpoint_file(path: str) -> None:
 
 def load_checkpoint_safely(path: str, map_location: Any = 'cpu') -> Any:
     """``torch.load(path, weights_only=True)`` after :func:`check_checkpoint_file`:
-    only tensors, containers and the classes allow-listed in ``safe_loading``."""
+    only tensors, containers and the classes of ``safe_loading``, allowed for this load
+    only (torch's allow-list is as it was afterwards)."""
     check_checkpoint_file(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise pickle.UnpicklingError(
             f'refused to load {path!r}: it contains pickled objects that are not tensors '

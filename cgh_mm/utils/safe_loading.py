@@ -2,7 +2,7 @@
 which fails on ``Unsupported global: ... HistoryBuffer``): the exact classes they hold
 are allow-listed instead of unpickling anything."""
 import pickle
-from typing import Any
+from typing import Any, List
 
 import numpy as np
 import torch
@@ -22,11 +22,18 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
         'HistoryBuffer statistic; refusing to load it with weights_only=True.')
 
 
-def allow_mmengine_checkpoint_globals() -> None:
-    """Add the non-tensor classes of an mmengine training checkpoint to torch's safe-load
-    allow-list (idempotent; run by ``import cgh_mm``)."""
+def mmengine_checkpoint_globals() -> List[Any]:
+    """The non-tensor classes of an mmengine training checkpoint, in the form
+    ``torch.serialization.safe_globals`` and ``add_safe_globals`` take."""
     multiarray = np.core.multiarray
-    torch.serialization.add_safe_globals(
-        [HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
-        + [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]
-        + [(_history_buffer_getattr, 'builtins.getattr')])
+    return ([HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+            + [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]
+            + [(_history_buffer_getattr, 'builtins.getattr')])
+
+
+def allow_mmengine_checkpoint_globals() -> None:
+    """Add :func:`mmengine_checkpoint_globals` to torch's process-wide allow-list, for a
+    script of one's own that loads mmengine checkpoints outside a CGH config's run.
+    ``import cgh_mm`` does not call it: the configs' ``CheckpointGlobalsHook`` and
+    ``load_checkpoint_safely`` allow these classes only while they load."""
+    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())

@@ -12,6 +12,8 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # random generators of every rank saved with each checkpoint, restored on resume
     random_state=dict(type='RandomStateHook'),
+    # mmengine's checkpoints load under torch's weights_only=True for this run only
+    checkpoint_globals=dict(type='CheckpointGlobalsHook'),
     # a checkpoint of another model given to --resume / load_from is an error
     checkpoint_match=dict(type='CheckpointMatchHook'),
     # NaN/inf loss: stop before the next checkpoint, name the last good one

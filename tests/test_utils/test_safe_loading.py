@@ -1,12 +1,20 @@
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-import cgh_mm  # noqa: F401  (adds the allow-list)
+from cgh_mm.engine.hooks import CheckpointGlobalsHook
+from cgh_mm.utils import load_checkpoint_safely, mmengine_checkpoint_globals
+
+
+def scoped_load(path):
+    with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
+        return torch.load(path, weights_only=True)
 
 
 class _RunsCode:
@@ -26,7 +34,7 @@ def test_mmengine_message_hub_state_loads_with_weights_only(tmp_path):
                  state_dict={'w': torch.ones(2)})
     path = tmp_path / 'ckpt.pth'
     torch.save(state, path)
-    loaded = torch.load(path, weights_only=True)
+    loaded = load_checkpoint_safely(str(path))
     assert loaded['message_hub']['runtime_info']['iter'] == 3
     assert loaded['buffer'].current() == 2.0
     assert loaded['scalar'] == 0.25
@@ -38,7 +46,7 @@ def test_a_code_running_pickle_is_still_refused(tmp_path):
     with open(path, 'wb') as f:
         pickle.dump({"state_dict": _RunsCode()}, f, protocol=2)
     with pytest.raises(pickle.UnpicklingError, match='system'):
-        torch.load(path, weights_only=True)
+        scoped_load(path)
 
 
 def test_history_buffer_statistics_load_in_a_process_that_made_no_buffer(tmp_path,
@@ -49,5 +57,33 @@ def test_history_buffer_statistics_load_in_a_process_that_made_no_buffer(tmp_pat
     torch.save(dict(buffer=buffer), path)
     # what a fresh process looks like: the built-ins are registered lazily
     monkeypatch.setattr(HistoryBuffer, '_statistics_methods', {})
-    loaded = torch.load(path, weights_only=True)
+    loaded = scoped_load(path)
     assert loaded['buffer'].mean() == 1.0
+
+
+def test_importing_cgh_mm_leaves_torch_and_matplotlib_as_they_were():
+    # what the stack itself registers at import is taken as the user's state
+    code = ('import torch, matplotlib, mmengine.runner, mmpretrain.models, mmcv.ops\n'
+            'before = (list(torch.serialization.get_safe_globals()), matplotlib.get_backend())\n'
+            'import cgh_mm, cgh_mm.visualization, cgh_mm.evaluation, cgh_mm.utils\n'
+            'after = (list(torch.serialization.get_safe_globals()), matplotlib.get_backend())\n'
+            'print(before == after, after[1])\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         env=dict(os.environ, MPLBACKEND='svg'))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['True', 'svg']
+
+
+def test_the_hook_allows_the_classes_for_the_run_only(tmp_path):
+    buffer = HistoryBuffer()
+    buffer.update(3.0)
+    path = tmp_path / 'hub.pth'
+    torch.save(dict(buffer=buffer), path)
+    before = list(torch.serialization.get_safe_globals())
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(path, weights_only=True)  # what mmengine's resume does
+    hook = CheckpointGlobalsHook()
+    hook.before_run(None)
+    assert torch.load(path, weights_only=True)['buffer'].current() == 3.0
+    hook.after_run(None)
+    assert list(torch.serialization.get_safe_globals()) == before

@@ -18,7 +18,7 @@ def capture_random_state(
         generators: Optional[Dict[str, torch.Generator]] = None) -> Dict[str, Any]:
     """Python's, numpy's and torch's (CPU and CUDA) generator states, plus those of
     ``generators`` (by name) if given. A checkpoint holding them loads with
-    ``weights_only=True``: numpy's arrays are allow-listed by ``import cgh_mm``
+    ``weights_only=True``: numpy's arrays are allow-listed by ``CheckpointGlobalsHook``
     (``utils/safe_loading.py``), the rest are tuples, numbers and tensors."""
     state = dict(python=random.getstate(), numpy=np.random.get_state(),
                  torch=torch.get_rng_state())

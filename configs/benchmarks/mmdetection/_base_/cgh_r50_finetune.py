@@ -9,6 +9,9 @@
 custom_imports = dict(
     imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm'],
     allow_failed_imports=False)
+# mmengine's own checkpoints (--resume) load under torch's weights_only=True during the
+# run only; importing cgh_mm changes nothing of the process.
+custom_hooks = [dict(type='mmpretrain.CheckpointGlobalsHook')]
 
 # Backbone file written by tools/model_converters/cgh2backbone.py (openmmlab format).
 # tools/benchmarks/mmdetection/dist_train_*.sh override every init_cfg.checkpoint.

@@ -8,6 +8,9 @@
 # error, where mmengine's Pretrained would only warn. mmseg's ResNet ignores
 # zero_init_residual when it has an init_cfg.
 custom_imports = dict(imports=['cgh_mm'], allow_failed_imports=False)
+# mmengine's own checkpoints (--resume) load under torch's weights_only=True during the
+# run only; importing cgh_mm changes nothing of the process.
+custom_hooks = [dict(type='mmpretrain.CheckpointGlobalsHook')]
 
 # Backbone file written by tools/model_converters/cgh2backbone.py (openmmlab format).
 # tools/benchmarks/mmsegmentation/dist_train.sh overrides init_cfg.checkpoint.

@@ -34,6 +34,7 @@ def test_train_checkpoint_and_exact_restore(tmp_path):
     resumed = Runner.from_cfg(cfg)
     fresh = cgh_state(resumed.model)
     assert not torch.equal(fresh['global_queue'], trained['global_queue'])
+    resumed.call_hook('before_run')  # as train() does before it loads
     resumed.load_or_resume()
     restored = cgh_state(resumed.model)
     assert restored.keys() == trained.keys()

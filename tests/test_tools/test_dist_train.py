@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from cgh_mm.utils import find_sync_bn, prepare_cpu_distributed
+from cgh_mm.utils import find_sync_bn, load_checkpoint_safely, prepare_cpu_distributed
 
 from .dist_helpers import REPO, TINY_CONFIG, free_port, tool_env
 
@@ -64,9 +64,9 @@ def test_dist_train_two_cpu_ranks_share_queues(tmp_path, accumulative_counts, te
         env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
-    ranks = [torch.load(work_dir / f'queues_rank{r}.pt', weights_only=True)
+    ranks = [load_checkpoint_safely(str(work_dir / f'queues_rank{r}.pt'))
              for r in range(world_size)]
-    checkpoint = torch.load(work_dir / 'epoch_1.pth', weights_only=True)['state_dict']
+    checkpoint = load_checkpoint_safely(str(work_dir / 'epoch_1.pth'))['state_dict']
     for key in QUEUE_KEYS:
         assert torch.equal(ranks[0][key], ranks[1][key]), key
         assert torch.equal(checkpoint[key], ranks[1][key]), key

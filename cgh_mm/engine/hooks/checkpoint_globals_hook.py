@@ -25,8 +25,9 @@ class CheckpointGlobalsHook(Hook):
         self._scope: Optional[torch.serialization.safe_globals] = None
 
     def before_run(self, runner) -> None:
-        self._scope = torch.serialization.safe_globals(mmengine_checkpoint_globals())
-        self._scope.__enter__()
+        if self._scope is None:  # once per run, however often before_run is called
+            self._scope = torch.serialization.safe_globals(mmengine_checkpoint_globals())
+            self._scope.__enter__()
 
     def after_run(self, runner) -> None:
         if self._scope is not None:

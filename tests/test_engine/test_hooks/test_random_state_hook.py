@@ -6,6 +6,7 @@ import torch
 import torch.multiprocessing as mp
 
 from cgh_mm.engine.hooks import capture_random_state, restore_random_state
+from cgh_mm.utils import load_checkpoint_safely
 
 
 def draws():
@@ -22,7 +23,7 @@ def test_restored_generators_repeat_their_draws_after_a_weights_only_round_trip(
     torch.save(dict(random_state=[capture_random_state()]), path)
     expected = draws()
     assert draws() != expected  # the generators did move on
-    restore_random_state(torch.load(path, weights_only=True)['random_state'][0])
+    restore_random_state(load_checkpoint_safely(str(path))['random_state'][0])
     assert draws() == expected
 
 
@@ -45,7 +46,7 @@ def _rank_round_trip(rank: int, tmp_dir: str) -> None:
         hook.before_save_checkpoint(runner, checkpoint)
         torch.save(checkpoint, f'{tmp_dir}/ckpt.pth')
     dist.barrier()
-    checkpoint = torch.load(f'{tmp_dir}/ckpt.pth', weights_only=True)
+    checkpoint = load_checkpoint_safely(f"{tmp_dir}/ckpt.pth")
     hook.after_load_checkpoint(runner, checkpoint)
     torch.rand(4)  # mmengine re-seeds and builds things in between
     hook.before_train(runner)
@@ -58,7 +59,7 @@ def test_every_rank_gets_its_own_state_back(tmp_path):
     # re-importing the stack in spawned children would cost most of the test
     mp.start_processes(_rank_round_trip, args=(str(tmp_path), ), nprocs=2, join=True,
                        start_method='fork')
-    results = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]
+    results = [load_checkpoint_safely(str(tmp_path / f"rank{r}.pth")) for r in range(2)]
     for result in results:
         assert torch.equal(result['got'], result['expected'])
     assert not torch.equal(results[0]['got'], results[1]['got'])
@@ -124,7 +125,7 @@ def test_a_modules_own_generator_is_saved_and_restored_on_resume(tmp_path):
     assert set(checkpoint['random_state'][0]['generators']) == {'data_preprocessor'}
     torch.save(checkpoint, tmp_path / 'ckpt.pth')
     expected = torch.rand(5, generator=generator)
-    hook.after_load_checkpoint(runner, torch.load(tmp_path / 'ckpt.pth', weights_only=True))
+    hook.after_load_checkpoint(runner, load_checkpoint_safely(str(tmp_path / "ckpt.pth")))
     generator.manual_seed(123)  # the resumed run builds a freshly seeded preprocessor
     hook.before_train(runner)
     assert torch.equal(torch.rand(5, generator=generator), expected)

@@ -159,13 +159,14 @@ class CGH(BaseSelfSupervisor):
         """One step of mmengine's ``ExponentialMovingAverage.update_parameters`` (the first
         copies the student; buffers are copied), in two foreach kernels over all tensors
         and without reading ``steps`` on the host."""
-        ema, student = self.teacher, dict(self._student().named_parameters())
+        ema, student = self.teacher, self._student()
+        params = dict(student.named_parameters())
         weight = torch.where(ema.steps == 0, 1.0, ema.momentum)
         torch._foreach_lerp_(list(ema.avg_parameters.values()),
-                             [student[name] for name in ema.avg_parameters], weight)
+                             [params[name] for name in ema.avg_parameters], weight)
         buffers = list(ema.module.buffers())
         if buffers:  # BN statistics; none with GroupNorm
-            torch._foreach_copy_(buffers, list(self._student().buffers()))
+            torch._foreach_copy_(buffers, list(student.buffers()))
         ema.steps += 1
 
     @torch.compiler.disable(recursive=False)

@@ -10,8 +10,6 @@ from .feature_sets import (
 from .functional import (
     clustering_metrics,
     hungarian_accuracy,
-    kl_divergence,
-    topk_overlap,
     weighted_knn_accuracy,
     weighted_knn_predict,
 )

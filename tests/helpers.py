@@ -1,10 +1,12 @@
 """What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process."""
 import contextlib
+import importlib.util
 import io
 import os.path as osp
 import runpy
 import sys
 import uuid
+from types import ModuleType
 from typing import Dict
 
 import torch
@@ -103,13 +105,33 @@ def save_tiny_cgh_checkpoint(path, depth: int = 18, **kwargs) -> Dict[str, torch
     return save_cgh_checkpoint(build_cgh(depth, **kwargs), path)
 
 
+@contextlib.contextmanager
+def script_folder_on_path(script: str):
+    """``sys.path`` as ``python script`` starts with it: the script's folder first, so that
+    the tools' own modules (``tools/launch.py``, ...) import as they do from the shell."""
+    sys.path.insert(0, osp.dirname(osp.abspath(str(script))))
+    try:
+        yield
+    finally:
+        sys.path.pop(0)
+
+
+def load_tool(script: str, name: str) -> ModuleType:
+    """A tool script imported as module ``name`` (its ``main`` not run)."""
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    with script_folder_on_path(script):
+        spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(script: str, *args) -> str:
     """Run a tool's command line in this process (no interpreter start-up); its output."""
     argv, sys.argv = sys.argv, [script, *map(str, args)]
     stdout = io.StringIO()
     try:
-        with contextlib.redirect_stdout(stdout):
-            runpy.run_path(script, run_name='__main__')
+        with contextlib.redirect_stdout(stdout), script_folder_on_path(script):
+            runpy.run_path(str(script), run_name='__main__')
     finally:
         sys.argv = argv
     return stdout.getvalue()

@@ -9,9 +9,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.runner import Runner
+from mmpretrain.utils import load_json_log
 
 from cgh_mm.engine.runner import gather_features
-from cgh_mm.visualization import find_scalars_file, load_scalars, scalar_series
+from tools.analysis.training_curves import find_scalars_file, scalar_series
 
 VIEW = [dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0), backend='pillow')]
 
@@ -52,7 +53,8 @@ def test_knn_val_loop_logs_knn_top1(tmp_path, tiny_cgh_cfg):
     runner.train()
 
     # One record per epoch, logged by the LoggerHook.
-    steps, values = scalar_series(load_scalars(find_scalars_file(str(tmp_path))), 'knn/top1')
+    steps, values = scalar_series(load_json_log(find_scalars_file(str(tmp_path)))['val'],
+                                  'knn/top1')
     assert steps == [1.0, 2.0]
     assert all(0.0 <= v <= 100.0 for v in values)
 

@@ -20,8 +20,7 @@ _EARLIER = 'Use an earlier checkpoint (e.g. --resume PATH with one of the same w
 def check_checkpoint_file(path: str) -> None:
     """Raise ``FileNotFoundError`` or ``RuntimeError`` naming ``path`` and the problem
     unless it is a torch checkpoint with its whole zip directory. Reads its first bytes
-    and that directory only (not the tensors, which ``torch.load`` reads); unpickles
-    nothing."""
+    and that directory, not the tensors (``torch.load`` does); unpickles nothing."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} does not exist; check the path.')
     with open(path, 'rb') as f:

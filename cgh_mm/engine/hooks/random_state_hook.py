@@ -106,11 +106,6 @@ class RandomStateHook(Hook):
         states = checkpoint.get('random_state') or []
         if not getattr(runner, '_resume', False) or not states:
             return
-        if not isinstance(states[0].get('python'), tuple):  # an earlier cgh-mm's tensors
-            print_log('RandomStateHook: the checkpoint stores its random states in an older '
-                      'format; they are not restored, so the resumed run will not repeat the '
-                      'interrupted one exactly.', logger='current', level=logging.WARNING)
-            return
         rank = get_rank()
         if len(states) != get_world_size():
             print_log(

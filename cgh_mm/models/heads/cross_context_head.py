@@ -3,17 +3,12 @@ from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModule
+from mmpretrain.models.heads import ContrastiveHead
+from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..losses import (
-    entropy_fraction,
-    info_nce,
-    mean_pairwise_cosine,
-    relation_logits,
-    relation_target,
-    soft_target_cross_entropy,
-)
+from ..losses import entropy_fraction, mean_pairwise_cosine, relation_logits, relation_target
 
 TEACHING = ('cross', 'same', 'global')  # who teaches whom: see CrossContextHead
 
@@ -96,6 +91,7 @@ class CrossContextHead(BaseModule):
         self.hypercolumn_weight = hypercolumn_weight
         self.global_weight = global_weight
         self.teaching = teaching
+        self.nce_head = ContrastiveHead(dict(type='CrossEntropyLoss'), temperature=nce_temp)
         self.register_buffer('_alpha', torch.tensor(1.0), persistent=False)
         self.alpha = alpha
 
@@ -155,22 +151,22 @@ class CrossContextHead(BaseModule):
                                               self.teacher_hypercolumn_temp)
         cross = self.teaching == 'cross'
         global_target = hyper_relations if cross else global_relations
-        global_terms = [soft_target_cross_entropy(global_target, logits / self.student_global_temp)
+        global_terms = [soft_cross_entropy(logits / self.student_global_temp, global_target)
                         for logits in student_global_logits]  # main view, then local crops
         nce = [] if not self._with_nce else [  # weight 0 after the warm-up: not computed
-            info_nce(student_global, teacher_global, student_global_logits[0], self.nce_temp)]
+            self._info_nce(student_global, teacher_global, student_global_logits[0])]
         # name: (weighted loss, its target, its unweighted main-view term, student, teacher)
         terms = {'global': (self.global_weight * torch.stack(global_terms).mean(),
                             global_target, global_terms[0], student_global, teacher_global)}
         if with_hyper:
             hyper_target = global_relations if cross else hyper_relations
-            loss_hyper = soft_target_cross_entropy(
-                hyper_target, student_hyper_logits / self.student_hypercolumn_temp)
+            loss_hyper = soft_cross_entropy(
+                student_hyper_logits / self.student_hypercolumn_temp, hyper_target)
             terms = {'hyper': (self.hypercolumn_weight * loss_hyper, hyper_target, loss_hyper,
                                student_hypercolumn, teacher_hypercolumn), **terms}
             if self._with_nce:
-                nce.append(info_nce(student_hypercolumn, teacher_hypercolumn,
-                                    student_hyper_logits, self.nce_temp))
+                nce.append(self._info_nce(student_hypercolumn, teacher_hypercolumn,
+                                          student_hyper_logits))
 
         log_k = math.log(global_queue.shape[0])
         out = {'loss_nce': (1 - alpha) * sum(nce, global_terms[0].new_zeros(()))}
@@ -185,3 +181,18 @@ class CrossContextHead(BaseModule):
                 f'health/teacher_{name}_cos': mean_pairwise_cosine(teacher),
             })
         return {**out, 'alpha': alpha.clone(), **health}
+
+    def _info_nce(self, query: Tensor, key: Tensor, negative_logits: Tensor) -> Tensor:
+        """MoCo's InfoNCE: the key of the same image against the queue's negatives.
+
+        Args:
+            query: ``(N, C)`` normalised student embeddings (with gradient).
+            key: ``(N, C)`` normalised teacher embeddings of the same images.
+            negative_logits: ``(N, K)`` float32 relations of ``query`` to the queue.
+
+        Returns:
+            Scalar cross-entropy with the positive at index 0, on float32 logits
+            like the relations (the positive too, under autocast).
+        """
+        positive = (query.float() * key.detach().float()).sum(dim=1, keepdim=True)
+        return self.nce_head.loss(positive, negative_logits)

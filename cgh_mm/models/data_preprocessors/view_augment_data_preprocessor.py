@@ -211,8 +211,7 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
         """As ``SelfSupDataPreprocessor.forward``; in training, the views are
         augmented first."""
         if training:
-            data = self.cast_data(data)
-            views = data['inputs']
+            views = self.cast_data(data['inputs'])  # data samples: cast by the base class
             if not isinstance(views, (list, tuple)) or len(views) != len(self.view_pipelines):
                 got = len(views) if isinstance(views, (list, tuple)) else 'one'
                 raise ValueError(

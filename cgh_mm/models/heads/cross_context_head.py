@@ -33,22 +33,15 @@ class CrossContextHead(BaseModule):
     ``teaching`` chooses who teaches whom, for ablations. Each temperature belongs to a
     (role, context) pair and stays with it; only the pairing changes:
 
-    - ``'cross'`` (CGH): teacher global -> student hypercolumn (``loss_hyper``) and
-      teacher hypercolumn -> student global (``loss_global``);
-    - ``'same'``: each context teaches itself (teacher global -> student global,
-      teacher hypercolumn -> student hypercolumn);
-    - ``'global'``: global relations only, ReSSL-style (teacher global at
-      ``teacher_global_temp`` -> student global at ``student_global_temp``); the
-      algorithm then builds no hypercolumn branch and passes None for it, and only
-      ``loss_global`` (weighted by ``global_weight``) and the global InfoNCE remain.
+    - ``'cross'`` (CGH): as above;
+    - ``'same'``: each context teaches itself;
+    - ``'global'``: global relations only, ReSSL-style; the algorithm then builds no
+      hypercolumn branch and passes None for it, and only ``loss_global`` and the
+      global InfoNCE remain.
 
     Args:
-        teacher_global_temp: temperature of the teacher's global relations
-            (target of ``loss_hyper``).
-        student_hypercolumn_temp: temperature of the student's hypercolumn relations.
-        teacher_hypercolumn_temp: temperature of the teacher's hypercolumn
-            relations (target of ``loss_global``).
-        student_global_temp: temperature of the student's global relations.
+        teacher_global_temp, student_hypercolumn_temp, teacher_hypercolumn_temp,
+            student_global_temp: temperature of the relations of that role and context.
         nce_temp: temperature of the warm-up InfoNCE losses.
         hypercolumn_weight, global_weight: weights of ``loss_hyper`` and
             ``loss_global`` once warmed up, each >= 0.
@@ -115,10 +108,9 @@ class CrossContextHead(BaseModule):
         """Weighted loss terms, ``alpha`` and health metrics of one step.
 
         Args:
-            student_global, student_hypercolumn: ``(N, C)`` normalised student
-                embeddings of the strong view.
-            teacher_global, teacher_hypercolumn: ``(N, C)`` normalised teacher
-                embeddings of the weak view.
+            student_global, student_hypercolumn, teacher_global, teacher_hypercolumn:
+                ``(N, C)`` normalised embeddings, the student's of the strong view, the
+                teacher's of the weak view.
             global_queue, hypercolumn_queue: ``(K, C)`` aligned queues (row j of
                 both is the same past image).
             local_student_global: ``(N, C)`` normalised student global embeddings
@@ -183,16 +175,8 @@ class CrossContextHead(BaseModule):
         return {**out, 'alpha': alpha.clone(), **health}
 
     def _info_nce(self, query: Tensor, key: Tensor, negative_logits: Tensor) -> Tensor:
-        """MoCo's InfoNCE: the key of the same image against the queue's negatives.
-
-        Args:
-            query: ``(N, C)`` normalised student embeddings (with gradient).
-            key: ``(N, C)`` normalised teacher embeddings of the same images.
-            negative_logits: ``(N, K)`` float32 relations of ``query`` to the queue.
-
-        Returns:
-            Scalar cross-entropy with the positive at index 0, on float32 logits
-            like the relations (the positive too, under autocast).
-        """
+        """MoCo's InfoNCE of ``query`` ``(N, C)`` (student) against ``key`` ``(N, C)``
+        (teacher, same images) and the queue's ``negative_logits`` ``(N, K)``, all on
+        float32 logits like the relations (the positive too, under autocast)."""
         positive = (query.float() * key.detach().float()).sum(dim=1, keepdim=True)
         return self.nce_head.loss(positive, negative_logits)

@@ -1,4 +1,5 @@
 import os.path as osp
+import sys
 from typing import Optional, Sequence
 
 import torch.nn as nn
@@ -6,7 +7,7 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
-from .backbone_weights import load_state_dict_strictly, read_state_dict, strip_prefix
+from .backbone_weights import load_weights_strictly
 
 
 @WEIGHT_INITIALIZERS.register_module(name='StrictPretrained')
@@ -28,12 +29,13 @@ class StrictPretrainedInit(PretrainedInit):
         self.ignore_missing, self.ignore_unexpected = ignore_missing, ignore_unexpected
 
     def __call__(self, module: nn.Module) -> None:
-        from mmpretrain.models.backbones import ResNet
-
         name = type(module).__name__
         # mmpretrain's ResNet (unlike mmdet's and mmseg's, which only zero-init without
         # an init_cfg) zeroes the last BN of each block after any init_cfg but 'Pretrained'.
-        if isinstance(module, ResNet) and module.zero_init_residual:
+        # Looked up, not imported: mmdet and mmseg runs need not have mmpretrain.
+        backbones = sys.modules.get('mmpretrain.models.backbones')
+        if (backbones is not None and isinstance(module, backbones.ResNet)
+                and module.zero_init_residual):
             raise ValueError(f'{name} has zero_init_residual=True, which would overwrite the '
                              'loaded weights after StrictPretrained runs. Set '
                              '`zero_init_residual=False` in the backbone config.')
@@ -42,15 +44,14 @@ class StrictPretrainedInit(PretrainedInit):
                 f'init_cfg.checkpoint of {name} is {self.checkpoint!r}, which does not exist. '
                 'Point it at a CGH checkpoint or a backbone file of tools/model_converters/'
                 'cgh2backbone.py, e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH.')
-        state = read_state_dict(self.checkpoint, self.map_location)
-        if self.prefix:
-            state = strip_prefix(state, self.prefix.rstrip('.') + '.', self.checkpoint)
-        loaded = load_state_dict_strictly(
-            module, state, f'init_cfg checkpoint {self.checkpoint!r} (prefix={self.prefix!r})',
-            'Point `init_cfg.checkpoint` at a checkpoint of this architecture, fix `prefix` '
-            "('backbone.' for a CGH checkpoint, none for a backbone file), or list what may "
-            'differ in `ignore_missing` / `ignore_unexpected`.',
-            self.ignore_missing, self.ignore_unexpected)
+        loaded = load_weights_strictly(
+            module, self.checkpoint, self.prefix and self.prefix.rstrip('.') + '.',
+            map_location=self.map_location, ignore_missing=self.ignore_missing,
+            ignore_unexpected=self.ignore_unexpected,
+            source=f'init_cfg checkpoint {self.checkpoint!r} (prefix={self.prefix!r})',
+            hint='Point `init_cfg.checkpoint` at a checkpoint of this architecture, fix '
+            "`prefix` ('backbone.' for a CGH checkpoint, none for a backbone file), or list "
+            'what may differ in `ignore_missing` / `ignore_unexpected`.')
         print_log(f'loaded {loaded} tensors into {name} from path: {self.checkpoint}',
                   logger='current')
         if hasattr(module, '_params_init_info'):

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The built wheel as a pip user gets it: build it from the tracked files, install it (not
+# editable) into a fresh virtual environment with torch, torchvision and the mmcv wheel of
+# tools/setup_env.sh, check its declared requirements, then pretrain a tiny CGH model for
+# one epoch from outside the repository with the tool and config packaged in the wheel.
+#
+#   tools/ci/check_wheel.sh        # after `make env` (needs .venv and the mmcv wheelhouse)
+#
+# PYTHON: the interpreter of the fresh venv (python3); VENV: the project's venv, which
+# builds the wheel (.venv); KEEP_WHEEL_CHECK=1 keeps the temporary folder.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$PWD
+PY=${PYTHON:-python3}
+BUILD_PY=$(realpath "${VENV:-.venv}")/bin/python
+MMCV_VERSION=2.1.0
+TORCH_VERSION=$(sed -n 's/^torch==\([^ ]*\).*/\1/p' requirements/runtime.txt)
+WHEELHOUSE=${MMCV_WHEELHOUSE:-$HOME/.cache/cgh-mm/wheelhouse}/torch${TORCH_VERSION}
+MMCV_WHEEL=$(ls "$WHEELHOUSE"/mmcv-${MMCV_VERSION}-*.whl 2>/dev/null | head -1 || true)
+if [ -z "$MMCV_WHEEL" ]; then
+  echo "check_wheel: no mmcv ${MMCV_VERSION} wheel in $WHEELHOUSE; run 'make env' first" >&2
+  exit 1
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cgh-wheel-check.XXXXXX")
+[ "${KEEP_WHEEL_CHECK:-0}" = 1 ] || trap 'rm -rf "$TMP"' EXIT
+unset PYTHONPATH  # the installed package, not the checkout, must be imported
+start=$SECONDS
+step() { echo "check_wheel [$((SECONDS - start)) s]: $*"; }
+# pip's configured local indexes warn about every package they do not hold
+pip_install() { "$VPY" -m pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }; }
+
+# 1. A wheel of what git tracks (a stale build/ folder in the checkout could add old
+#    files), built without network access to a build backend.
+step "building the wheel"
+mkdir "$TMP/src"
+git ls-files -z -co --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$TMP/src"
+(cd "$TMP/src" && "$BUILD_PY" -m pip wheel -q --no-deps --no-build-isolation . \
+  -w "$TMP/dist")
+WHEEL=$(ls "$TMP"/dist/cgh_mm-*.whl)
+for packaged in cgh_mm/.mim/configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py \
+                cgh_mm/.mim/configs/_base_/default_runtime.py \
+                cgh_mm/.mim/tools/train.py cgh_mm/.mim/model-index.yml; do
+  unzip -l "$WHEEL" "$packaged" >/dev/null || { echo "check_wheel: $packaged is not in $WHEEL" >&2; exit 1; }
+done
+
+# 2. A fresh venv: torch and torchvision (the user's choice, not declared), the mmcv
+#    wheel with CPU ops, then the wheel; everything else comes from its Requires-Dist,
+#    at the versions requirements/runtime.txt pins.
+step "installing $(basename "$WHEEL") into a fresh venv"
+"$PY" -m venv "$TMP/venv"
+VPY=$TMP/venv/bin/python
+pip_install -c requirements/runtime.txt setuptools torch torchvision
+pip_install -c requirements/runtime.txt "$MMCV_WHEEL" "$WHEEL"
+"$VPY" -m pip check
+
+# 3. `pip show` lists every requirement of setup.cfg's install_requires.
+step "checking pip show cgh-mm"
+"$VPY" - "$REPO/setup.cfg" <<'EOF'
+import configparser, re, subprocess, sys
+
+cfg = configparser.ConfigParser()
+cfg.read(sys.argv[1])
+declared = {re.split(r'[<>=!~ ;\[]', line.strip())[0].lower()
+            for line in cfg['options']['install_requires'].splitlines() if line.strip()}
+show = subprocess.run([sys.executable, '-m', 'pip', 'show', 'cgh-mm'], check=True,
+                      capture_output=True, text=True).stdout
+requires = next(line.split(':', 1)[1] for line in show.splitlines()
+                if line.startswith('Requires:'))
+listed = {name.strip().lower() for name in requires.split(',') if name.strip()}
+missing = sorted(declared - listed)
+if missing or not declared:
+    sys.exit(f'check_wheel: pip show cgh-mm lists Requires: {sorted(listed)}; '
+             f'missing from setup.cfg install_requires: {missing}')
+print('pip show cgh-mm, Requires:', ', '.join(sorted(listed)))
+EOF
+
+# 4. From outside the repository: the packaged config through the packaged train tool.
+step "pretraining from the packaged config"
+mkdir "$TMP/run" && cd "$TMP/run"
+MIM=$("$VPY" -c 'import cgh_mm, os.path as p; print(p.join(p.dirname(cgh_mm.__file__), ".mim"))')
+case "$MIM" in "$TMP/venv/"*) ;; *) echo "check_wheel: cgh_mm imported from $MIM" >&2; exit 1;; esac
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} "$VPY" "$MIM/tools/train.py" \
+  "$MIM/configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py" --work-dir "$TMP/run/work" \
+  --cfg-options train_cfg.max_epochs=1 \
+  > "$TMP/run/train.log" 2>&1 || { tail -40 "$TMP/run/train.log"; exit 1; }
+if [ ! -f "$TMP/run/work/epoch_1.pth" ] || ! grep -q 'Epoch(train) \[1\]\[4/4\]' "$TMP/run/train.log"; then
+  tail -40 "$TMP/run/train.log"
+  echo "check_wheel: the packaged pretraining did not finish its epoch (4 iterations)" >&2
+  exit 1
+fi
+step "passed: the wheel installs, declares its requirements and pretrains"

@@ -7,12 +7,13 @@
 #   tools/ci/check_wheel.sh        # after `make env` (needs .venv and the mmcv wheelhouse)
 #
 # PYTHON: the interpreter of the fresh venv (python3); VENV: the project's venv, which
-# builds the wheel (.venv); KEEP_WHEEL_CHECK=1 keeps the temporary folder.
+# builds the wheel (.venv, else PYTHON); KEEP_WHEEL_CHECK=1 keeps the temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
 PY=${PYTHON:-python3}
 BUILD_PY=$(realpath "${VENV:-.venv}")/bin/python
+[ -x "$BUILD_PY" ] || BUILD_PY=$PY
 MMCV_VERSION=2.1.0
 TORCH_VERSION=$(sed -n 's/^torch==\([^ ]*\).*/\1/p' requirements/runtime.txt)
 WHEELHOUSE=${MMCV_WHEELHOUSE:-$HOME/.cache/cgh-mm/wheelhouse}/torch${TORCH_VERSION}
@@ -38,11 +39,18 @@ git ls-files -z -co --exclude-standard | tar --null --ignore-failed-read -T - -c
 (cd "$TMP/src" && "$BUILD_PY" -m pip wheel -q --no-deps --no-build-isolation . \
   -w "$TMP/dist")
 WHEEL=$(ls "$TMP"/dist/cgh_mm-*.whl)
-for packaged in cgh_mm/.mim/configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py \
-                cgh_mm/.mim/configs/_base_/default_runtime.py \
-                cgh_mm/.mim/tools/train.py cgh_mm/.mim/model-index.yml; do
-  unzip -l "$WHEEL" "$packaged" >/dev/null || { echo "check_wheel: $packaged is not in $WHEEL" >&2; exit 1; }
-done
+"$BUILD_PY" - "$WHEEL" <<'EOF'
+import sys
+import zipfile
+
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+wanted = ['cgh_mm/.mim/configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py',
+          'cgh_mm/.mim/configs/_base_/default_runtime.py', 'cgh_mm/.mim/tools/train.py',
+          'cgh_mm/.mim/model-index.yml']
+missing = [name for name in wanted if name not in names]
+if missing:
+    sys.exit(f'check_wheel: {sys.argv[1]} lacks {missing} (MANIFEST.in, cgh_mm/.mim)')
+EOF
 
 # 2. A fresh venv: torch and torchvision (the user's choice, not declared), the mmcv
 #    wheel with CPU ops, then the wheel; everything else comes from its Requires-Dist,

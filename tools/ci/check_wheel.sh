@@ -4,16 +4,14 @@
 # tools/setup_env.sh, check its declared requirements, then pretrain a tiny CGH model for
 # one epoch from outside the repository with the tool and config packaged in the wheel.
 #
-#   tools/ci/check_wheel.sh        # after `make env` (needs .venv and the mmcv wheelhouse)
+#   tools/ci/check_wheel.sh        # after `make env` (needs the mmcv wheel it caches)
 #
-# PYTHON: the interpreter of the fresh venv (python3); VENV: the project's venv, which
-# builds the wheel (.venv, else PYTHON); KEEP_WHEEL_CHECK=1 keeps the temporary folder.
+# PYTHON: the interpreter of the fresh venv (python3); KEEP_WHEEL_CHECK=1 keeps the
+# temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
 PY=${PYTHON:-python3}
-BUILD_PY=$(realpath "${VENV:-.venv}")/bin/python
-[ -x "$BUILD_PY" ] || BUILD_PY=$PY
 MMCV_VERSION=2.1.0
 TORCH_VERSION=$(sed -n 's/^torch==\([^ ]*\).*/\1/p' requirements/runtime.txt)
 WHEELHOUSE=${MMCV_WHEELHOUSE:-$HOME/.cache/cgh-mm/wheelhouse}/torch${TORCH_VERSION}
@@ -31,15 +29,23 @@ step() { echo "check_wheel [$((SECONDS - start)) s]: $*"; }
 # pip's configured local indexes warn about every package they do not hold
 pip_install() { "$VPY" -m pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }; }
 
-# 1. A wheel of what git tracks (a stale build/ folder in the checkout could add old
+# 1. A fresh venv: setuptools at the pin of requirements/runtime.txt (it builds the wheel;
+#    mmengine imports its pkg_resources, which setuptools 82 removed), torch and
+#    torchvision (the user's choice, not declared).
+step "creating a fresh venv"
+"$PY" -m venv "$TMP/venv"
+VPY=$TMP/venv/bin/python
+pip_install -c requirements/runtime.txt setuptools torch torchvision
+
+# 2. A wheel of what git tracks (a stale build/ folder in the checkout could add old
 #    files), built without network access to a build backend.
 step "building the wheel"
 mkdir "$TMP/src"
 git ls-files -z -co --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$TMP/src"
-(cd "$TMP/src" && "$BUILD_PY" -m pip wheel -q --no-deps --no-build-isolation . \
+(cd "$TMP/src" && "$VPY" -m pip wheel -q --no-deps --no-build-isolation . \
   -w "$TMP/dist")
 WHEEL=$(ls "$TMP"/dist/cgh_mm-*.whl)
-"$BUILD_PY" - "$WHEEL" <<'EOF'
+"$VPY" - "$WHEEL" <<'EOF'
 import sys
 import zipfile
 
@@ -52,19 +58,13 @@ if missing:
     sys.exit(f'check_wheel: {sys.argv[1]} lacks {missing} (MANIFEST.in, cgh_mm/.mim)')
 EOF
 
-# 2. A fresh venv: torch and torchvision (the user's choice, not declared), the mmcv
-#    wheel with CPU ops, then the wheel; everything else comes from its Requires-Dist,
-#    at the versions requirements/runtime.txt pins.
-step "installing $(basename "$WHEEL") into a fresh venv"
-"$PY" -m venv "$TMP/venv"
-VPY=$TMP/venv/bin/python
-# setuptools at the pin of requirements/runtime.txt: mmengine imports pkg_resources,
-# which setuptools 82 removed
-pip_install -c requirements/runtime.txt setuptools torch torchvision
+# 3. The wheel, with the mmcv wheel of tools/setup_env.sh (CPU ops); everything else
+#    comes from its Requires-Dist, at the versions requirements/runtime.txt pins.
+step "installing $(basename "$WHEEL") (not editable)"
 pip_install -c requirements/runtime.txt "$MMCV_WHEEL" "$WHEEL"
 "$VPY" -m pip check
 
-# 3. `pip show` lists every requirement of setup.cfg's install_requires.
+# 4. `pip show` lists every requirement of setup.cfg's install_requires.
 step "checking pip show cgh-mm"
 "$VPY" - "$REPO/setup.cfg" <<'EOF'
 import configparser, re, subprocess, sys
@@ -86,7 +86,7 @@ if missing or not declared:
 print('pip show cgh-mm, Requires:', ', '.join(sorted(listed)))
 EOF
 
-# 4. From outside the repository: the packaged config through the packaged train tool.
+# 5. From outside the repository: the packaged config through the packaged train tool.
 step "pretraining from the packaged config"
 mkdir "$TMP/run" && cd "$TMP/run"
 MIM=$("$VPY" -c 'import cgh_mm, os.path as p; print(p.join(p.dirname(cgh_mm.__file__), ".mim"))')

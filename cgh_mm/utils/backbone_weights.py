@@ -1,5 +1,5 @@
 """The one reader of backbone weights, for every tool and initialiser of the package."""
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Sequence
 
 import torch.nn as nn
 from torch import Tensor
@@ -58,26 +58,11 @@ def load_state_dict_strictly(module: nn.Module, state_dict: Dict[str, Tensor], s
     return len(given)
 
 
-def load_weights_strictly(module: nn.Module, path: str, prefix: Optional[str], *, source: str,
-                          hint: str, ignore_missing: Sequence[str] = (),
-                          ignore_unexpected: Sequence[str] = (), map_location: Any = 'cpu',
-                          allow_plain: bool = False) -> int:
-    """The one path from a weights file to a module (tools and ``StrictPretrained``):
-    :func:`read_state_dict`, the entries under ``prefix`` (:func:`strip_prefix`, all of
-    them when ``prefix`` is empty), :func:`load_state_dict_strictly` naming ``source``.
-    Returns the number of tensors loaded."""
-    state = read_state_dict(path, map_location)
-    if prefix:
-        state = strip_prefix(state, prefix, path, allow_plain)
-    return load_state_dict_strictly(module, state, source, hint, ignore_missing,
-                                    ignore_unexpected)
-
-
 def load_backbone_weights(backbone: nn.Module, path: str, weights: str = 'student') -> None:
     """Load the ``weights`` ('student' or 'teacher') backbone of a CGH checkpoint, or a
     plain backbone file, into ``backbone`` strictly."""
-    load_weights_strictly(
-        backbone, path, BACKBONE_PREFIXES[weights], allow_plain=True,
-        source=f'{path!r} ({weights} backbone)',
-        hint='Check that the config builds the backbone that was trained (type, depth, width '
+    state = strip_prefix(read_state_dict(path), BACKBONE_PREFIXES[weights], path, True)
+    load_state_dict_strictly(
+        backbone, state, f'{path!r} ({weights} backbone)',
+        'Check that the config builds the backbone that was trained (type, depth, width '
         "and stem: CGH trains a plain-stem type='ResNet', not ResNetV1c).")

@@ -7,7 +7,7 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
-from .backbone_weights import load_weights_strictly
+from .backbone_weights import load_state_dict_strictly, read_state_dict, strip_prefix
 
 
 @WEIGHT_INITIALIZERS.register_module(name='StrictPretrained')
@@ -44,14 +44,15 @@ class StrictPretrainedInit(PretrainedInit):
                 f'init_cfg.checkpoint of {name} is {self.checkpoint!r}, which does not exist. '
                 'Point it at a CGH checkpoint or a backbone file of tools/model_converters/'
                 'cgh2backbone.py, e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH.')
-        loaded = load_weights_strictly(
-            module, self.checkpoint, self.prefix and self.prefix.rstrip('.') + '.',
-            map_location=self.map_location, ignore_missing=self.ignore_missing,
-            ignore_unexpected=self.ignore_unexpected,
-            source=f'init_cfg checkpoint {self.checkpoint!r} (prefix={self.prefix!r})',
-            hint='Point `init_cfg.checkpoint` at a checkpoint of this architecture, fix '
-            "`prefix` ('backbone.' for a CGH checkpoint, none for a backbone file), or list "
-            'what may differ in `ignore_missing` / `ignore_unexpected`.')
+        state = read_state_dict(self.checkpoint, self.map_location)
+        if self.prefix:
+            state = strip_prefix(state, self.prefix.rstrip('.') + '.', self.checkpoint)
+        loaded = load_state_dict_strictly(
+            module, state, f'init_cfg checkpoint {self.checkpoint!r} (prefix={self.prefix!r})',
+            'Point `init_cfg.checkpoint` at a checkpoint of this architecture, fix `prefix` '
+            "('backbone.' for a CGH checkpoint, none for a backbone file), or list what may "
+            'differ in `ignore_missing` / `ignore_unexpected`.',
+            self.ignore_missing, self.ignore_unexpected)
         print_log(f'loaded {loaded} tensors into {name} from path: {self.checkpoint}',
                   logger='current')
         if hasattr(module, '_params_init_info'):

@@ -43,6 +43,7 @@ def test_init_loads_the_cgh_backbone_and_refuses_an_r18(path, backbone_files):
     check_init(Config.fromfile(path).model.backbone, MODELS, backbone_files)
 
 
+@pytest.mark.slow
 def test_fcn_voc12aug(tmp_path, backbone_files):
     backbone_path, expected = backbone_files[50]
     data_root = tmp_path / 'VOCdevkit' / 'VOC2012'

@@ -94,6 +94,7 @@ def test_init_loads_the_cgh_backbone_and_refuses_another(path, cgh_checkpoints):
             MODELS.build(cfg).init_weights()
 
 
+@pytest.mark.slow
 def test_cifar_linear_probe_trains_head_only_from_checkpoint(tmp_path):
     ckpt = tmp_path / 'cgh_cifar.pth'
     saved = save_tiny_cgh_checkpoint(ckpt, backbone_type='ResNet_CIFAR')

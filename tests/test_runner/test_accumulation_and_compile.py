@@ -1,8 +1,11 @@
 """A real mmengine Runner on CPU with gradient accumulation and with ``compile=True``."""
+import pytest
 import torch
 from mmengine.runner import Runner
 
 from tests.helpers import tiny_runner_cfg
+
+pytestmark = pytest.mark.slow
 
 
 def test_accumulation_moves_the_teacher_once_per_optimizer_step(tmp_path):

@@ -4,6 +4,8 @@ from mmengine.runner import Runner
 
 from tests.helpers import tiny_runner_cfg
 
+pytestmark = pytest.mark.slow
+
 
 def three_views(cfg):
     multi_view = cfg.train_dataloader.dataset.pipeline[0]

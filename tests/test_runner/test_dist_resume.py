@@ -20,6 +20,8 @@ from mmengine.runner import Runner
 from cgh_mm.utils import prepare_cpu_distributed
 from tests.helpers import tiny_runner_cfg
 
+pytestmark = pytest.mark.slow
+
 WORLD_SIZE = 2
 
 

@@ -5,6 +5,8 @@ from mmengine.runner import Runner
 
 from tests.helpers import tiny_runner_cfg as tiny_cfg
 
+pytestmark = pytest.mark.slow
+
 
 def cgh_state(model):
     state = {k: v.clone() for k, v in model.state_dict().items()

@@ -65,6 +65,7 @@ def run(command, env):
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
+@pytest.mark.slow
 def test_test_py_and_dist_test_sh(tmp_path, classifier):
     config, checkpoint, expected, labels = classifier
     # one process: the predictions of the checkpoint's model

@@ -67,6 +67,7 @@ def logged_steps(run_dir) -> Dict[int, dict]:
         return {row['step']: row for row in map(json.loads, f)}
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
     reference, killed = tmp_path / 'reference', tmp_path / 'killed'
     # The uninterrupted run saves only at the end (saving must not change
@@ -102,6 +103,7 @@ def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
     assert final_got['meta']['iter'] == 12
 
 
+@pytest.mark.slow
 def test_kill_during_save_keeps_the_previous_checkpoint(tmp_path):
     work_dir = tmp_path / 'run'
     marker = tmp_path / 'writing'
@@ -139,6 +141,7 @@ runpy.run_path(sys.argv[0], run_name='__main__')
     assert not list(work_dir.glob('.*.partial'))
 
 
+@pytest.mark.slow
 def test_a_work_dir_in_use_is_refused_and_a_killed_holder_frees_it(tmp_path, monkeypatch):
     # Two runs in one work dir overwrote each other's checkpoints and shared a log dir.
     tool = load_train_tool()
@@ -242,6 +245,7 @@ def test_auto_scale_lr_needs_the_config_key(monkeypatch):
         merged_config(monkeypatch, '--auto-scale-lr')
 
 
+@pytest.mark.slow
 def test_tensorboard_flag_logs_to_tensorboard(tmp_path, monkeypatch):
     from mmengine.runner import Runner
 

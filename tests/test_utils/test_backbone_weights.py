@@ -90,6 +90,7 @@ def test_code_running_pickle_is_refused(tmp_path):
         read_state_dict(str(path))
 
 
+@pytest.mark.slow
 def test_training_checkpoint_loads_in_a_fresh_process(tmp_path):
     """mmengine registers HistoryBuffer's statistics lazily: a process that has made no
     HistoryBuffer must still read a checkpoint whose message hub pickles them."""

@@ -49,6 +49,7 @@ def test_a_code_running_pickle_is_still_refused(tmp_path):
         scoped_load(path)
 
 
+@pytest.mark.slow
 def test_history_buffer_statistics_load_in_a_process_that_made_no_buffer(tmp_path,
                                                                          monkeypatch):
     buffer = HistoryBuffer()

@@ -9,6 +9,8 @@ from cgh_mm.engine.hooks import atomic_checkpoint_hook as module
 from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
 from tests.helpers import tiny_runner_cfg
 
+pytestmark = pytest.mark.slow
+
 
 def test_full_disk_names_the_last_good_checkpoint_and_leaves_no_partial(tmp_path, monkeypatch):
     cfg = tiny_runner_cfg(tmp_path, max_epochs=2)

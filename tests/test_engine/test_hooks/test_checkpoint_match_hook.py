@@ -5,6 +5,8 @@ from mmengine.runner import Runner
 from cgh_mm.engine.hooks import CheckpointMismatchError
 from tests.helpers import tiny_runner_cfg
 
+pytestmark = pytest.mark.slow
+
 
 def other_model_checkpoint(runner, path):
     """The tiny CGH's weights less one key, plus one, one reshaped: another model."""

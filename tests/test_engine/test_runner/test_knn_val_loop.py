@@ -13,6 +13,8 @@ from mmengine.runner import Runner
 from cgh_mm.engine.runner import gather_features
 from cgh_mm.visualization import find_scalars_file, load_scalars, scalar_series
 
+pytestmark = pytest.mark.slow
+
 VIEW = [dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0), backend='pillow')]
 
 

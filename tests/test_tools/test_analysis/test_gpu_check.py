@@ -69,6 +69,7 @@ def test_loader_throughput_on_generated_jpegs():
     assert load_tool().loader_samples_per_s(None, batches=2, num_workers=0) > 0
 
 
+@pytest.mark.slow
 def test_queues_agree_across_two_gloo_ranks():
     cfg = tiny_cgh_cfg(base_channels=16, queue_len=64)
     result = load_tool().rank_agreement(2, cfg, batch=4, resolution=32, steps=2,

@@ -6,12 +6,15 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.helpers import build_cgh, save_cgh_checkpoint
 from tests.test_benchmarks.runner_utils import write_voc_segmentation
 
 from ..dist_helpers import free_port, write_stub
+
+pytestmark = pytest.mark.slow
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
 SCRIPT = osp.join(REPO, 'tools', 'benchmarks', 'mmsegmentation', 'dist_train.sh')

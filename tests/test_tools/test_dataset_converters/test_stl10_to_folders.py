@@ -40,6 +40,7 @@ def run(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_converts_all_splits_to_class_folders(tmp_path):
     data = make_stl10(tmp_path / 'stl10_binary')
     out = tmp_path / 'stl10'
@@ -60,6 +61,7 @@ def test_converts_all_splits_to_class_folders(tmp_path):
     assert sorted(p.name for p in (out / 'test').iterdir()) == ['airplane', 'bird']
 
 
+@pytest.mark.slow
 def test_truncated_or_mismatched_files_are_named(tmp_path):
     src = tmp_path / 'stl10_binary'
     make_stl10(src)

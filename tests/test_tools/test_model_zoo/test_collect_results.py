@@ -81,6 +81,7 @@ def variant(zoo, tmp_path, edit_config=None, edit_log=None):
     return work_dir
 
 
+@pytest.mark.slow
 def test_finished_run_of_the_zoo_config_is_collected(zoo, tmp_path, monkeypatch):
     root, work_dir = zoo
     (scalars, ) = [osp.join(d, f) for d, _, fs in os.walk(work_dir)
@@ -115,6 +116,7 @@ def test_finished_run_of_the_zoo_config_is_collected(zoo, tmp_path, monkeypatch)
     assert model.results[0].metrics == {'Final Loss': round(loss, 4)}
 
 
+@pytest.mark.slow
 def test_killed_run_is_refused_and_nothing_is_written(zoo, tmp_path, monkeypatch):
     """SIGKILL before the end: the log stops before the last checkpoint."""
     work_dir = variant(zoo, tmp_path, edit_log=lambda t: t[:t.index('Saving checkpoint')])
@@ -131,6 +133,7 @@ def test_killed_run_is_refused_and_nothing_is_written(zoo, tmp_path, monkeypatch
     assert readme.read_text() == README
 
 
+@pytest.mark.slow
 def test_smoke_run_with_overrides_is_refused_naming_each_key(zoo, tmp_path):
     def smoke(cfg):
         cfg.train_dataloader.dataset.num_images = 8
@@ -144,6 +147,7 @@ def test_smoke_run_with_overrides_is_refused_naming_each_key(zoo, tmp_path):
     assert 'Saving checkpoint at 3 epochs' in message  # and it did not finish its own
 
 
+@pytest.mark.slow
 def test_per_run_keys_and_amp_are_accepted(zoo, tmp_path):
     def relaunched(cfg):
         cfg.work_dir, cfg.launcher, cfg.resume = '/elsewhere', 'pytorch', True
@@ -158,6 +162,7 @@ def test_per_run_keys_and_amp_are_accepted(zoo, tmp_path):
     assert result['Source']['Hardware'] == 'CPU, 1 process, AMP'
 
 
+@pytest.mark.slow
 def test_global_batch_must_be_the_metafiles(zoo):
     with pytest.raises(ValueError, match='global batch 8 .* the metafile states 16'):
         collect_run(zoo[1], tiny_metafile(batch_size=16), root=str(zoo[0]))

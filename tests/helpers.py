@@ -1,4 +1,5 @@
-"""What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process."""
+"""What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process,
+errors checked for the facts they state."""
 import contextlib
 import io
 import os.path as osp
@@ -7,6 +8,7 @@ import sys
 import uuid
 from typing import Dict
 
+import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
@@ -101,6 +103,17 @@ def save_cgh_checkpoint(model: nn.Module, path) -> Dict[str, torch.Tensor]:
 def save_tiny_cgh_checkpoint(path, depth: int = 18, **kwargs) -> Dict[str, torch.Tensor]:
     """``save_cgh_checkpoint(build_cgh(depth, **kwargs), path)``."""
     return save_cgh_checkpoint(build_cgh(depth, **kwargs), path)
+
+
+@contextlib.contextmanager
+def raises_stating(error, *facts):
+    """``pytest.raises(error)`` whose message states every one of ``facts`` (the numbers,
+    names, paths and fix a user needs, each a plain substring), however it is worded."""
+    with pytest.raises(error) as info:
+        yield info
+    message = str(info.value)
+    missing = [str(fact) for fact in facts if str(fact) not in message]
+    assert not missing, f'the {type(info.value).__name__} does not state {missing}: {message}'
 
 
 def run_tool(script: str, *args) -> str:

@@ -76,7 +76,8 @@ def test_truncated_or_mismatched_files_are_named(tmp_path):
     np.array([1, 2, 9, 1], dtype=np.uint8).tofile(src2 / 'train_y.bin')
     proc = run(src2, '--out', tmp_path / 'out2', '--splits', 'train')
     assert proc.returncode != 0
-    assert 'train_y.bin: label 9 at index 2 is outside 1..3' in proc.stderr
+    for fact in ('train_y.bin', 'label 9', 'index 2', '1..3'):
+        assert fact in proc.stderr, fact
 
 
 def test_reader_functions(tmp_path):

@@ -1,8 +1,10 @@
+import logging
 import multiprocessing.process
 import subprocess
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 import cgh_mm  # noqa: F401  (registers the modules)
@@ -13,6 +15,19 @@ from tests.helpers import tiny_cgh_cfg as _tiny_cgh_cfg
 def tiny_cgh_cfg():
     """Config dict of the tests' tiny CGH (ResNet-18, 32-d embeddings, queue of 64)."""
     return _tiny_cgh_cfg()
+
+
+@pytest.fixture
+def logged():
+    """The messages of the warnings logged during the test through mmengine's current
+    logger (``print_log(..., logger='current')``), as a user's log would show them."""
+    messages = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

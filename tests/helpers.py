@@ -1,6 +1,7 @@
 """What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process,
 errors checked for the facts they state."""
 import contextlib
+import importlib.util
 import io
 import os.path as osp
 import runpy
@@ -114,6 +115,14 @@ def raises_stating(error, *facts):
     message = str(info.value)
     missing = [str(fact) for fact in facts if str(fact) not in message]
     assert not missing, f'the {type(info.value).__name__} does not state {missing}: {message}'
+
+
+def load_tool(path):
+    """A script of tools/ imported as a module (tools/ is no package), named after its file."""
+    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(script: str, *args) -> str:

@@ -1,6 +1,5 @@
 from mmpretrain.registry import DATASETS
 
-from cgh_mm.datasets import custom_dataset_checked as module
 from tests.helpers import raises_stating
 
 
@@ -9,9 +8,8 @@ def build(root):
                                with_label=False, pipeline=[]))
 
 
-def test_skipped_files_are_listed_by_extension(tmp_path, monkeypatch):
-    warnings = []
-    monkeypatch.setattr(module, 'print_log', lambda msg, **kwargs: warnings.append(msg))
+def test_skipped_files_are_listed_by_extension(tmp_path, logged):
+    warnings = logged
     for name in ('a.png', 'b.JPG', 'sub/c.webp', 'd.webp', 'notes.txt', 'README'):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b'')

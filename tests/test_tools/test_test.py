@@ -1,6 +1,5 @@
 """tools/test.py and tools/dist_test.sh evaluate a checkpoint of a downstream config."""
 import argparse
-import importlib.util
 import json
 import pickle
 import subprocess
@@ -12,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
-from tests.helpers import raises_stating
+from tests.helpers import load_tool, raises_stating
 
 from .dist_helpers import REPO, TINY_CONFIG, free_port, tool_env
 
@@ -88,9 +87,7 @@ def test_test_py_and_dist_test_sh(tmp_path, classifier):
 
 
 def test_pretraining_config_is_refused_with_the_reason():
-    spec = importlib.util.spec_from_file_location('test_tool', REPO / 'tools' / 'test.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(REPO / 'tools' / 'test.py')
     args = argparse.Namespace(config=str(TINY_CONFIG), checkpoint='x.pth', work_dir=None,
                               cfg_options=None, launcher='none', amp=False)
     with raises_stating(ValueError, 'test_dataloader', 'test_cfg', 'test_evaluator'):

@@ -1,6 +1,5 @@
 """tools/train.py in real subprocesses: exact resume after SIGKILL, kill during a save."""
 import errno
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,7 +15,7 @@ from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
 from cgh_mm.utils import load_checkpoint_safely
-from tests.helpers import NARROW_OPTIONS, raises_stating, run_tool
+from tests.helpers import NARROW_OPTIONS, load_tool, raises_stating, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -196,10 +195,7 @@ def test_amp_without_a_gpu_is_refused_before_the_model_is_built(tmp_path, monkey
 
 
 def load_train_tool():
-    spec = importlib.util.spec_from_file_location('train_tool', TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TRAIN)
 
 
 def merged_config(monkeypatch, *argv: str):

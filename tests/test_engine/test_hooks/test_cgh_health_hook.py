@@ -11,13 +11,6 @@ from cgh_mm.models import CGH
 from tests.helpers import raises_stating
 
 
-@pytest.fixture
-def logged(monkeypatch):
-    messages = []
-    monkeypatch.setattr(module, 'print_log', lambda msg, **kwargs: messages.append(msg))
-    return messages
-
-
 def fake_runner(queue_len=4096, batch=64, dataset=6400, warmup_epochs=0.25, epochs=10,
                 alpha=1.0, queue_ptr=0, drop_last=True):
     batch_sampler = SimpleNamespace(batch_size=batch, drop_last=drop_last,

@@ -1,5 +1,4 @@
 """tools/analysis/visualize_relations.py on checkpoints of a tiny CGH."""
-import importlib.util
 import json
 import sys
 
@@ -11,20 +10,13 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
-from tests.helpers import raises_stating
+from tests.helpers import load_tool, raises_stating
 
 from ..dist_helpers import REPO, TINY_CONFIG
 
 TOOL = REPO / 'tools' / 'analysis' / 'visualize_relations.py'
 CFG_OPTIONS = ['model.queue_len=64', 'model.feat_dim=32', 'model.neck.out_channels=32',
                'model.hypercolumn_neck.out_channels=32']
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('visualize_relations', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -46,7 +38,7 @@ def checkpoints(tmp_path):
 
 def run_tool(monkeypatch, capsys, argv):
     monkeypatch.setattr(sys, 'argv', ['visualize_relations.py', *argv])
-    load_tool().main()
+    load_tool(TOOL).main()
     return capsys.readouterr().out
 
 
@@ -98,7 +90,7 @@ def test_relations_are_the_teachers_over_the_queue_slots():
     """The preprocessing is the config's (BGR -> RGB, mean/std), the teacher embeds, and
     the queues are read one row per slot: an image whose embedding fills slot j relates
     most to slot j."""
-    tool = load_tool()
+    tool = load_tool(TOOL)
     cfg = Config.fromfile(str(TINY_CONFIG))
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model).eval()

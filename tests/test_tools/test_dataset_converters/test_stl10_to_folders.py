@@ -1,10 +1,11 @@
-import importlib.util
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.helpers import load_tool
 
 from ..dist_helpers import REPO, tool_env
 
@@ -81,9 +82,7 @@ def test_truncated_or_mismatched_files_are_named(tmp_path):
 
 
 def test_reader_functions(tmp_path):
-    spec = importlib.util.spec_from_file_location('stl10_to_folders', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(TOOL)
     data = make_stl10(tmp_path / 'src')
     images = tool.read_stl10_images(str(tmp_path / 'src' / 'test_X.bin'))
     assert images.shape == (2, 96, 96, 3)

@@ -1,5 +1,6 @@
 import logging
 import multiprocessing.process
+import os
 import subprocess
 
 import pytest
@@ -35,6 +36,11 @@ def _seed():
     torch.manual_seed(0)
 
 
+# What libraries run once to probe the machine when first imported or used (ctypes'
+# find_library, numpy.testing, joblib's core count): not a test's subprocess.
+MACHINE_PROBES = {'cc', 'gcc', 'ld', 'ldconfig', 'lscpu', 'objdump', 'uname'}
+
+
 @pytest.fixture(autouse=True)
 def _slow_work_needs_the_slow_marker(request, monkeypatch):
     """A test not marked ``slow`` fails if it builds a Runner or starts a process, so
@@ -43,12 +49,16 @@ def _slow_work_needs_the_slow_marker(request, monkeypatch):
         return
 
     def refuse(what):
-        def refused(*args, **kwargs):
-            pytest.fail(f'{request.node.nodeid} {what}: mark it @pytest.mark.slow',
-                        pytrace=False)
-        return refused
+        pytest.fail(f'{request.node.nodeid} {what}: mark it @pytest.mark.slow', pytrace=False)
 
-    monkeypatch.setattr(Runner, '__init__', refuse('builds an mmengine Runner'))
-    monkeypatch.setattr(subprocess.Popen, '__init__', refuse('starts a subprocess'))
+    def popen(self, args, *rest, **kwargs):
+        program = os.fsdecode(args if isinstance(args, (str, bytes, os.PathLike)) else args[0])
+        if os.path.basename(program.split()[0]) not in MACHINE_PROBES:
+            refuse(f'starts a subprocess ({program})')
+        return start_popen(self, args, *rest, **kwargs)
+
+    start_popen = subprocess.Popen.__init__
+    monkeypatch.setattr(Runner, '__init__', lambda *a, **k: refuse('builds an mmengine Runner'))
+    monkeypatch.setattr(subprocess.Popen, '__init__', popen)
     monkeypatch.setattr(multiprocessing.process.BaseProcess, 'start',
-                        refuse('starts a process'))
+                        lambda self: refuse('starts a process'))

@@ -87,6 +87,7 @@ def test_bad_arguments_name_the_fix(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sweep_writes_a_plot_and_one_row_per_setting(tmp_path, capsys, monkeypatch):
     benchmark = load_benchmark()
     monkeypatch.setattr(benchmark, 'SWEEP_QUEUE_LENS', (32, 64))

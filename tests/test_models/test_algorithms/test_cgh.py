@@ -279,6 +279,7 @@ def test_state_dict_between_forward_and_backward_keeps_the_step(tiny_cgh_cfg):
     assert int(model.state_dict()['queue_ptr']) == 12
 
 
+@pytest.mark.slow
 def test_loss_has_no_graph_break(tiny_cgh_cfg):
     # torch.compile traces the whole loss into one graph: no host read of the queue
     # pointer or of the EMA's step count.

@@ -26,6 +26,7 @@ def test_bytes_per_step_by_collective():
                for v in mode.values())
 
 
+@pytest.mark.slow
 def test_r50_counts_and_table(capsys):
     config = REPO / 'configs' / 'cgh' / 'cgh_resnet50_8xb32-coslr-200e_in1k.py'
     tool = load_tool(TOOL)

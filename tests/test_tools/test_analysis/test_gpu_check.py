@@ -30,6 +30,7 @@ def test_without_cuda_it_says_it_needs_cuda_and_what_to_run_instead():
     assert 'tools/analysis/benchmark.py --device cpu' in message
 
 
+@pytest.mark.slow
 def test_step_measurements_on_cpu():
     tool = load_tool()
     init_default_scope('mmpretrain')
@@ -64,6 +65,7 @@ def test_relation_errors_under_cpu_autocast():
     assert errors['plain product'] > 1e-3  # what float32 relations avoid
 
 
+@pytest.mark.slow
 def test_loader_throughput_on_generated_jpegs():
     init_default_scope('mmpretrain')
     assert load_tool().loader_samples_per_s(None, batches=2, num_workers=0) > 0

@@ -42,6 +42,7 @@ def run_tool(monkeypatch, capsys, argv):
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_plots_from_image_folder_and_over_training(tmp_path, checkpoints, monkeypatch,
                                                    capsys):
     folder = tmp_path / 'images'

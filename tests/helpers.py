@@ -7,7 +7,8 @@ import os.path as osp
 import runpy
 import sys
 import uuid
-from typing import Dict
+from types import ModuleType
+from typing import Dict, Optional
 
 import pytest
 import torch
@@ -117,11 +118,25 @@ def raises_stating(error, *facts):
     assert not missing, f'the {type(info.value).__name__} does not state {missing}: {message}'
 
 
-def load_tool(path):
-    """A script of tools/ imported as a module (tools/ is no package), named after its file."""
-    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
+@contextlib.contextmanager
+def script_folder_on_path(script: str):
+    """``sys.path`` as ``python script`` starts with it: the script's folder first, so that
+    the tools' own modules (``tools/launch.py``, ...) import as they do from the shell."""
+    sys.path.insert(0, osp.dirname(osp.abspath(str(script))))
+    try:
+        yield
+    finally:
+        sys.path.pop(0)
+
+
+def load_tool(script: str, name: Optional[str] = None) -> ModuleType:
+    """A tool script imported as module ``name`` (default: its file name; its ``main``
+    not run)."""
+    name = name or osp.splitext(osp.basename(str(script)))[0]
+    spec = importlib.util.spec_from_file_location(name, script)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with script_folder_on_path(script):
+        spec.loader.exec_module(module)
     return module
 
 
@@ -130,8 +145,8 @@ def run_tool(script: str, *args) -> str:
     argv, sys.argv = sys.argv, [script, *map(str, args)]
     stdout = io.StringIO()
     try:
-        with contextlib.redirect_stdout(stdout):
-            runpy.run_path(script, run_name='__main__')
+        with contextlib.redirect_stdout(stdout), script_folder_on_path(script):
+            runpy.run_path(str(script), run_name='__main__')
     finally:
         sys.argv = argv
     return stdout.getvalue()

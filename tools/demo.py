@@ -103,7 +103,7 @@ def main() -> None:
         print(f'kNN of the pretrained {name} backbone ...')
         results[name] = knn_top1(runner.model, memory_loader, query_loader)
 
-    from cgh_mm import visualization as vis
+    import training_curves as vis  # tools/analysis/
     scalars = {name: vis.find_scalars_file(r.work_dir) for name, r in runners.items()}
     plots = [osp.join(args.work_dir, f'{n}.png') for n in ('knn_accuracy', 'cgh_health',
                                                            'cgh_loss_terms')]

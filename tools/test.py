@@ -6,12 +6,12 @@ downstream config, e.g. a linear probe); a pretraining config has none.
 import argparse
 
 import mmengine
+from launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed  # tools/launch.py
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
 from cgh_mm.utils import check_checkpoint_file
-from cgh_mm.utils.launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:

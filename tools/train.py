@@ -8,12 +8,12 @@ import socket
 import time
 from typing import Optional
 
+from launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed  # tools/launch.py
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from cgh_mm.utils import check_checkpoint_file, check_checkpoint_paths
-from cgh_mm.utils.launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:

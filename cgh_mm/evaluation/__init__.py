@@ -1,17 +1,5 @@
-from .feature_sets import (
-    add_feature_arguments,
-    compute_feature_sets,
-    extract_features,
-    feature_sets_from_args,
-    load_feature_sets,
-    pooled_backbone_features,
-    save_feature_sets,
-)
+from .features import extract_features, pooled_backbone_features
 from .functional import (
-    clustering_metrics,
-    hungarian_accuracy,
-    kl_divergence,
-    topk_overlap,
     weighted_knn_accuracy,
     weighted_knn_predict,
 )

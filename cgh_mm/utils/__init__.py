@@ -7,6 +7,5 @@ from .checkpoint import (
     load_checkpoint_safely,
     write_file_atomically,
 )
-from .launch import apply_launch_args, find_sync_bn, parse_launch_args, prepare_cpu_distributed
 from .safe_loading import allow_mmengine_checkpoint_globals, mmengine_checkpoint_globals
 from .strict_pretrained_init import StrictPretrainedInit

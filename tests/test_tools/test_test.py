@@ -87,7 +87,7 @@ def test_test_py_and_dist_test_sh(tmp_path, classifier):
 
 
 def test_pretraining_config_is_refused_with_the_reason():
-    tool = load_tool(REPO / 'tools' / 'test.py')
+    tool = load_tool(REPO / 'tools' / 'test.py', 'test_tool')
     args = argparse.Namespace(config=str(TINY_CONFIG), checkpoint='x.pth', work_dir=None,
                               cfg_options=None, launcher='none', amp=False)
     with raises_stating(ValueError, 'test_dataloader', 'test_cfg', 'test_evaluator'):

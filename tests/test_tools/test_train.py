@@ -125,6 +125,7 @@ def slow_fsync(fd):
 
 os.fsync = slow_fsync
 sys.argv = {train_command(work_dir)[1:]!r}
+sys.path[0] = os.path.dirname(sys.argv[0])  # as `python tools/train.py`
 runpy.run_path(sys.argv[0], run_name='__main__')
 ''')
     start_and_kill_when(work_dir, marker.exists, command=[sys.executable, str(script)])
@@ -195,7 +196,7 @@ def test_amp_without_a_gpu_is_refused_before_the_model_is_built(tmp_path, monkey
 
 
 def load_train_tool():
-    return load_tool(TRAIN)
+    return load_tool(TRAIN, 'train_tool')
 
 
 def merged_config(monkeypatch, *argv: str):

@@ -6,7 +6,9 @@ set and its ``model.backbone`` the backbone of CHECKPOINT; see ``--help``.
 import argparse
 import json
 
-from cgh_mm.evaluation import add_feature_arguments, feature_sets_from_args, weighted_knn_accuracy
+from feature_sets import add_feature_arguments, feature_sets_from_args  # tools/analysis/
+
+from cgh_mm.evaluation import weighted_knn_accuracy
 from cgh_mm.utils import write_file_atomically
 
 

@@ -124,8 +124,8 @@ def run_one(args: argparse.Namespace) -> None:
     import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
-
-    from cgh_mm.visualization import find_scalars_file, load_scalars, scalar_series
+    from mmpretrain.utils import load_json_log
+    from training_curves import find_scalars_file, scalar_series  # tools/analysis/
     torch.set_num_threads(args.threads)
     state = checkout_state()
     cfg = Config.fromfile(osp.join(ROOT, args.config))
@@ -159,11 +159,11 @@ def run_one(args: argparse.Namespace) -> None:
     result.update(evaluate(model, *loaders, num_classes), **{f'knn_{k}': v for k, v in
                                                              KNN.items()})
     if args.method not in UNTRAINED:
-        records = load_scalars(find_scalars_file(cfg.work_dir))
-        epochs, top1 = scalar_series(records, 'knn/top1')
+        records = load_json_log(find_scalars_file(cfg.work_dir))
+        epochs, top1 = scalar_series(records['val'], 'knn/top1')
         result['knn_curve'] = [[e, v] for e, v in zip(epochs, top1)]
         last = {}
-        for record in records:
+        for record in records['train']:
             last.update({k: v for k, v in record.items() if k.startswith('health/')})
         result['health'] = last
     result['wall_s'] = round(time.time() - tic, 1)

@@ -1,3 +1,1 @@
-from .clustering import clustering_metrics, hungarian_accuracy
 from .knn import weighted_knn_accuracy, weighted_knn_predict
-from .relation_agreement import kl_divergence, topk_overlap

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from mmengine.dataset import default_collate
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS
+from mmpretrain.utils import load_json_log
 
 from cgh_mm.engine.runner import gather_features
-from cgh_mm.visualization import find_scalars_file, load_scalars, scalar_series
+from tools.analysis.training_curves import find_scalars_file, scalar_series
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +87,8 @@ def test_knn_val_loop_logs_knn_top1(tmp_path, tiny_cgh_cfg):
     runner.train()
 
     # One record per epoch, logged by the LoggerHook; the last one is of the final model.
-    steps, values = scalar_series(load_scalars(find_scalars_file(str(tmp_path))), 'knn/top1')
+    steps, values = scalar_series(load_json_log(find_scalars_file(str(tmp_path)))['val'],
+                                  'knn/top1')
     assert steps == [1.0, 2.0]
 
     metrics = runner.val_loop.run()

@@ -1,9 +1,10 @@
+"""The agreement measures of tools/analysis/visualize_relations.py."""
 import math
 
 import pytest
 import torch
 
-from cgh_mm.evaluation.functional import kl_divergence, topk_overlap
+from tools.analysis.visualize_relations import kl_divergence, topk_overlap
 
 
 def test_identical_distributions_agree_fully():

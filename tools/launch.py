@@ -1,4 +1,5 @@
-"""Launch helpers shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Launch helpers shared by ``tools/train.py`` and ``tools/test.py`` (imported as ``launch``:
+a script's own folder is the first entry of ``sys.path``)."""
 import argparse
 import os
 import os.path as osp

@@ -1,15 +1,16 @@
+"""The torchvision and detectron2 formats of tools/model_converters/cgh2backbone.py."""
 import numpy as np
 import pytest
 import torchvision
 from mmpretrain.models import ResNet, ResNetV1c
 
-from cgh_mm.utils.checkpoint_conversion import (
+from tests.helpers import raises_stating
+from tools.model_converters.cgh2backbone import (
     detectron2_checkpoint,
     detectron2_name,
     to_torchvision,
     torchvision_resnet_state,
 )
-from tests.helpers import raises_stating
 
 
 @pytest.fixture(scope='module')

@@ -1,7 +1,14 @@
+"""The clustering scores of tools/analysis/cluster_eval.py."""
 import numpy as np
 import pytest
 
-from cgh_mm.evaluation import clustering_metrics, hungarian_accuracy
+from tests.helpers import load_tool
+
+from ..dist_helpers import REPO
+
+cluster_eval = load_tool(REPO / 'tools' / 'analysis' / 'cluster_eval.py', 'cluster_eval')
+clustering_metrics, hungarian_accuracy = cluster_eval.clustering_metrics, \
+    cluster_eval.hungarian_accuracy
 
 
 def test_permuted_perfect_clustering_scores_one():

@@ -1,49 +1,19 @@
-"""Pooled backbone features of a fit (memory) set and a query set, for the kNN monitor
-and the feature evaluation tools (``tools/analysis/knn_eval.py``, ``cluster_eval.py``)."""
+"""Pooled backbone features of a fit (memory) set and a query set, for the feature
+evaluation tools (``knn_eval.py``, ``cluster_eval.py``, which import it as ``feature_sets``:
+a script's own folder is the first entry of ``sys.path``)."""
 import argparse
 import copy
 import io
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from torch import Tensor
 
-from ..utils import load_backbone_weights, load_checkpoint_safely, write_file_atomically
+from cgh_mm.evaluation import extract_features
+from cgh_mm.utils import load_backbone_weights, load_checkpoint_safely, write_file_atomically
 
 FEATURE_KEYS = ('train_features', 'train_labels', 'test_features', 'test_labels')
-
-
-@torch.no_grad()
-def pooled_backbone_features(backbone: nn.Module, images: Tensor) -> Tensor:
-    """L2-normalised, globally average-pooled last-stage features ``(N, C)``."""
-    feats = backbone(images)
-    last = feats[-1] if isinstance(feats, (tuple, list)) else feats
-    return F.normalize((last.mean(dim=(2, 3)) if last.dim() == 4 else last).float(), dim=1)
-
-
-@torch.no_grad()
-def extract_features(model: nn.Module, dataloader: Iterable,
-                     progress: bool = False) -> Tuple[Tensor, Tensor]:
-    """``(features (N, C), labels (N,))`` on CPU of a labelled mmpretrain dataloader:
-    batches through ``model.data_preprocessor``, then :func:`pooled_backbone_features`
-    of ``model.backbone`` in eval mode."""
-    was_training = model.backbone.training
-    model.backbone.eval()
-    if progress:
-        from tqdm import tqdm
-        dataloader = tqdm(dataloader, desc='features', unit='batch', disable=None)
-    features, labels = [], []
-    for batch in dataloader:
-        data = model.data_preprocessor(batch, False)
-        images = data['inputs']
-        images = images[0] if isinstance(images, (list, tuple)) else images  # first view
-        features.append(pooled_backbone_features(model.backbone, images).cpu())
-        labels += [s.gt_label.view(-1).cpu() for s in data['data_samples']]
-    model.backbone.train(was_training)
-    return torch.cat(features), torch.cat(labels).long()
 
 
 def _loader(cfg: Config, key: str, pipeline: Optional[list], batch_size: Optional[int],

@@ -1,17 +1,23 @@
-"""Training curves from mmengine's ``vis_data/scalars.json`` (LocalVisBackend).
+"""Plot a CGH run from mmengine's ``vis_data/scalars.json`` (LocalVisBackend): its loss
+terms and warm-up, its health metrics and its online kNN top-1.
 
-Each line of that file is one JSON record: train records carry the logged scalars
-(``loss_*``, ``alpha``, ``health/*``, ``lr``) with ``step`` = iteration;
-validation records carry the metrics (``knn/top1``) with ``step`` = epoch.
+Each line of that file is one JSON record, read with mmpretrain's ``load_json_log``:
+train records carry the logged scalars (``loss_*``, ``alpha``, ``health/*``, ``lr``) with
+``step`` = iteration; validation records carry the metrics (``knn/top1``) with ``step`` =
+epoch. ``tools/demo.py`` and ``study.py`` import it as ``training_curves``.
+
+    python tools/analysis/training_curves.py WORK_DIR [--out-dir DIR]
 """
+import argparse
 import glob
-import json
+import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 # Figure objects, not pyplot: no backend is chosen or switched (the user's stays as it
 # is), and nothing is kept in pyplot's figure list after the caller drops the figure.
 from matplotlib.figure import Figure
+from mmpretrain.utils import load_json_log
 
 LOSS_TERMS = ('loss_nce', 'loss_hyper', 'loss_global')
 # panel title -> (health key, label) pairs, as CrossContextHead logs them
@@ -40,12 +46,6 @@ def find_scalars_file(work_dir: str) -> str:
     return candidates[-1]
 
 
-def load_scalars(path: str) -> List[Dict]:
-    """All records of a ``scalars.json`` file, in order."""
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def scalar_series(records: Sequence[Dict], key: str) -> Tuple[List[float], List[float]]:
     """``(steps, values)`` of the records that contain ``key``."""
     pairs = [(r['step'], r[key]) for r in records if key in r and 'step' in r]
@@ -62,7 +62,7 @@ def _save(fig: Figure, out_path: Optional[str]) -> Figure:
 def plot_loss_terms(scalars_path: str, out_path: Optional[str] = None,
                     terms: Sequence[str] = LOSS_TERMS) -> Figure:
     """The (weighted) CGH loss terms and the warm-up ``alpha`` per iteration."""
-    records = load_scalars(scalars_path)
+    records = load_json_log(scalars_path)['train']
     fig = Figure(figsize=(7, 5.5))
     ax_loss, ax_alpha = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=(3, 1)))
     series = {term: scalar_series(records, term) for term in terms}
@@ -88,7 +88,7 @@ def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
     fig = Figure(figsize=(6.5, 4))
     ax = fig.subplots()
     for label, path in runs.items():
-        steps, values = scalar_series(load_scalars(path), key)
+        steps, values = scalar_series(load_json_log(path)['val'], key)
         if not steps:
             raise ValueError(f'{path} has no `{key}`: was the kNN monitor (KNNValLoop + '
                              'WeightedKNNAccuracy) on?')
@@ -103,7 +103,7 @@ def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
 
 def plot_health(scalars_path: str, out_path: Optional[str] = None) -> Figure:
     """CGH's health metrics per iteration, the InfoNCE warm-up shaded."""
-    records = load_scalars(scalars_path)
+    records = load_json_log(scalars_path)['train']
     fig = Figure(figsize=(7, 8.5))
     axes = fig.subplots(len(HEALTH_PANELS), 1, sharex=True)
     warmup = [s for s, a in zip(*scalar_series(records, 'alpha')) if a < 1]
@@ -120,3 +120,27 @@ def plot_health(scalars_path: str, out_path: Optional[str] = None) -> Figure:
     axes[0].set_ylim(top=1.02)
     axes[-1].set_xlabel('iteration (grey: InfoNCE warm-up)')
     return _save(fig, out_path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description='Plot a CGH run from its scalars.json')
+    parser.add_argument('work_dir', help="the run's work dir (its newest "
+                        '*/vis_data/scalars.json is read) or a scalars.json file')
+    parser.add_argument('--out-dir', help='folder of the PNGs (default: WORK_DIR)')
+    args = parser.parse_args()
+    path = args.work_dir if osp.isfile(args.work_dir) else find_scalars_file(args.work_dir)
+    out_dir = args.out_dir or (args.work_dir if osp.isdir(args.work_dir) else osp.dirname(path))
+    plots = dict(cgh_loss_terms=plot_loss_terms, cgh_health=plot_health,
+                 knn_accuracy=lambda p, out: plot_knn_accuracy({'online kNN monitor': p}, out))
+    os.makedirs(out_dir, exist_ok=True)
+    for name, plot in plots.items():
+        out = osp.join(out_dir, f'{name}.png')
+        try:
+            plot(path, out)
+            print(out)
+        except ValueError as err:  # e.g. a run without the kNN monitor
+            print(f'{name}: skipped, {err}')
+
+
+if __name__ == '__main__':
+    main()

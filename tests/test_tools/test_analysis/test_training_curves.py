@@ -1,17 +1,23 @@
+"""tools/analysis/training_curves.py: the plots of a run's scalars.json."""
 import json
 import os
 
 import pytest
+from mmpretrain.utils import load_json_log
 
-from cgh_mm.visualization import (
+from tests.helpers import run_tool
+from tools.analysis.training_curves import (
+    HEALTH_PANELS,
     find_scalars_file,
-    load_scalars,
     plot_health,
     plot_knn_accuracy,
     plot_loss_terms,
     scalar_series,
 )
-from cgh_mm.visualization.training_curves import HEALTH_PANELS
+
+from ..dist_helpers import REPO
+
+TOOL = REPO / 'tools' / 'analysis' / 'training_curves.py'
 
 
 @pytest.fixture
@@ -19,7 +25,7 @@ def scalars_file(tmp_path):
     vis = tmp_path / '20260101_000000' / 'vis_data'
     vis.mkdir(parents=True)
     health = [key for keys in HEALTH_PANELS.values() for key, _ in keys]
-    records = [dict(loss_nce=5.0 - i, loss_hyper=0.1 * i, loss_global=0.2 * i,
+    records = [dict(lr=0.1, loss_nce=5.0 - i, loss_hyper=0.1 * i, loss_global=0.2 * i,
                     alpha=i / 4, step=i + 1, **{k: 0.5 + 0.1 * i for k in health})
                for i in range(5)]
     records.insert(3, {'knn/top1': 40.0, 'step': 1})
@@ -31,9 +37,9 @@ def scalars_file(tmp_path):
 
 def test_series_and_discovery(scalars_file, tmp_path):
     assert find_scalars_file(str(tmp_path)) == scalars_file
-    records = load_scalars(scalars_file)
-    assert scalar_series(records, 'knn/top1') == ([1.0, 2.0], [40.0, 55.5])
-    assert scalar_series(records, 'alpha')[1] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    records = load_json_log(scalars_file)
+    assert scalar_series(records['val'], 'knn/top1') == ([1.0, 2.0], [40.0, 55.5])
+    assert scalar_series(records['train'], 'alpha')[1] == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def test_plots_are_written(scalars_file, tmp_path):
@@ -66,7 +72,7 @@ def test_clear_errors(tmp_path, scalars_file):
     with pytest.raises(ValueError, match='CGH run'):
         plot_loss_terms(scalars_file, terms=('loss_x', ))
     no_health = tmp_path / 'no_health.json'
-    no_health.write_text(json.dumps(dict(loss=1.0, step=1)) + '\n')
+    no_health.write_text(json.dumps(dict(lr=0.1, loss=1.0, step=1)) + '\n')
     with pytest.raises(ValueError, match='CGH run'):
         plot_health(str(no_health))
 
@@ -77,7 +83,8 @@ def test_importing_and_plotting_leave_matplotlib_as_the_user_set_it(scalars_file
     import sys
     code = (
         'import matplotlib, matplotlib.pyplot as plt\n'
-        'import cgh_mm.visualization as vis\n'
+        f'import sys; sys.path.insert(0, {str(TOOL.parent)!r})\n'
+        'import training_curves as vis\n'
         f'vis.plot_knn_accuracy({{"run": {scalars_file!r}}}, {str(tmp_path / "k.png")!r})\n'
         f'vis.plot_health({scalars_file!r}, {str(tmp_path / "h.png")!r})\n'
         'print(matplotlib.get_backend(), plt.get_fignums())\n')
@@ -86,3 +93,12 @@ def test_importing_and_plotting_leave_matplotlib_as_the_user_set_it(scalars_file
     assert out.returncode == 0, out.stderr
     assert out.stdout.split('\n')[0] == 'svg []'  # the user's backend, no figure left open
     assert os.path.getsize(tmp_path / 'k.png') > 1000
+
+
+def test_the_command_writes_the_three_plots(scalars_file, tmp_path):
+    out = tmp_path / 'plots'
+    stdout = run_tool(TOOL, tmp_path, '--out-dir', out)
+    names = ('cgh_loss_terms', 'cgh_health', 'knn_accuracy')
+    assert stdout.split() == [str(out / f'{n}.png') for n in names]
+    for name in names:
+        assert (out / f'{name}.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

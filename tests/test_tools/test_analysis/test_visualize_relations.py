@@ -1,6 +1,5 @@
 """tools/analysis/visualize_relations.py on checkpoints of a tiny CGH."""
 import json
-import sys
 
 import mmcv
 import numpy as np
@@ -10,7 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
-from tests.helpers import load_tool, raises_stating
+from tests.helpers import load_tool, raises_stating, run_tool
 
 from ..dist_helpers import REPO, TINY_CONFIG
 
@@ -36,22 +35,15 @@ def checkpoints(tmp_path):
     return paths
 
 
-def run_tool(monkeypatch, capsys, argv):
-    monkeypatch.setattr(sys, 'argv', ['visualize_relations.py', *argv])
-    load_tool(TOOL).main()
-    return capsys.readouterr().out
-
-
 @pytest.mark.slow
-def test_plots_from_image_folder_and_over_training(tmp_path, checkpoints, monkeypatch,
-                                                   capsys):
+def test_plots_from_image_folder_and_over_training(tmp_path, checkpoints):
     folder = tmp_path / 'images'
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(3):
         mmcv.imwrite(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8), str(folder / f'{i}.png'))
     out_dir = tmp_path / 'out'
-    out = run_tool(monkeypatch, capsys, [
+    out = run_tool(TOOL, *[
         str(TINY_CONFIG), '--checkpoints', *checkpoints, '--images', str(folder),
         '--image-size', '32', '--topk', '5', '--out-dir', str(out_dir),
         '--cfg-options', *CFG_OPTIONS])
@@ -72,9 +64,9 @@ def test_plots_from_image_folder_and_over_training(tmp_path, checkpoints, monkey
     assert first['kl'] != second['kl']
 
 
-def test_dataset_source_and_bad_checkpoint(tmp_path, checkpoints, monkeypatch, capsys):
+def test_dataset_source_and_bad_checkpoint(tmp_path, checkpoints):
     out_dir = tmp_path / 'out'
-    out = run_tool(monkeypatch, capsys, [
+    out = run_tool(TOOL, *[
         str(TINY_CONFIG), '--checkpoints', checkpoints[0], '--dataset', '--num-images', '2',
         '--image-size', '32', '--out-dir', str(out_dir), '--cfg-options', *CFG_OPTIONS])
     assert (out_dir / 'relations_iter_2.png').stat().st_size > 1000
@@ -82,7 +74,7 @@ def test_dataset_source_and_bad_checkpoint(tmp_path, checkpoints, monkeypatch, c
     assert 'mean KL' in out
     # a checkpoint of another model is refused with the reason
     with raises_stating(ValueError, 'iter_2.pth', 'global_queue (64, 32) vs (64, 128)'):
-        run_tool(monkeypatch, capsys, [
+        run_tool(TOOL, *[
             str(TINY_CONFIG), '--checkpoints', checkpoints[0], '--dataset',
             '--out-dir', str(out_dir)])
 

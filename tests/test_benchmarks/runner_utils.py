@@ -3,6 +3,7 @@ import copy
 import glob
 import math
 import os.path as osp
+import uuid
 from typing import Iterator, List, Mapping, Tuple
 
 import numpy as np
@@ -113,6 +114,8 @@ def train_only(cfg: Config, work_dir: str) -> Config:
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = 1
     cfg.launcher = 'none'
+    # unique: mmengine keys visualizers by name, and the configs all name theirs 'visualizer'
+    cfg.visualizer.name = f'visualizer_{uuid.uuid4().hex}'
     return cfg
 
 

@@ -1,8 +1,14 @@
 """cgh-mm: CGH self-supervised learning for the OpenMMLab 2.x stack.
 
-Importing the package registers every module into mmpretrain's registries, so a
-config only needs ``custom_imports = dict(imports=['cgh_mm'], allow_failed_imports=False)``.
-It changes nothing else of the process (torch's allow-list, matplotlib's backend).
+``import cgh_mm`` registers nothing and imports no other library. As in mmpretrain, the
+sub-packages register their modules when imported: a pretraining config imports them
+(``configs/_base_/default_runtime.py``)::
+
+    custom_imports = dict(imports=['cgh_mm.datasets', 'cgh_mm.engine', 'cgh_mm.evaluation',
+                                   'cgh_mm.models', 'cgh_mm.utils'],
+                          allow_failed_imports=False)
+
+and an mmdet or mmseg config only ``cgh_mm.utils`` (``StrictPretrained``,
+``CheckpointGlobalsHook``, in mmengine's root registries; no mmpretrain, no scipy).
 """
-from . import datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__  # noqa: F401

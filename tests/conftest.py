@@ -8,7 +8,11 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-import cgh_mm  # noqa: F401  (registers the modules)
+import cgh_mm.datasets  # noqa: F401  (each sub-package registers its modules)
+import cgh_mm.engine  # noqa: F401
+import cgh_mm.evaluation  # noqa: F401
+import cgh_mm.models  # noqa: F401
+import cgh_mm.utils  # noqa: F401
 from tests.helpers import tiny_cgh_cfg as _tiny_cgh_cfg
 
 

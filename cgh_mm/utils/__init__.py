@@ -7,5 +7,7 @@ from .checkpoint import (
     load_checkpoint_safely,
     write_file_atomically,
 )
+from .checkpoint_globals_hook import CheckpointGlobalsHook
+from .resumable_loop import ResumableEpochBasedTrainLoop
 from .safe_loading import allow_mmengine_checkpoint_globals, mmengine_checkpoint_globals
 from .strict_pretrained_init import StrictPretrainedInit

@@ -1,4 +1,5 @@
 import os.path as osp
+import sys
 from typing import Optional, Sequence
 
 import torch.nn as nn
@@ -28,12 +29,13 @@ class StrictPretrainedInit(PretrainedInit):
         self.ignore_missing, self.ignore_unexpected = ignore_missing, ignore_unexpected
 
     def __call__(self, module: nn.Module) -> None:
-        from mmpretrain.models.backbones import ResNet
-
         name = type(module).__name__
         # mmpretrain's ResNet (unlike mmdet's and mmseg's, which only zero-init without
         # an init_cfg) zeroes the last BN of each block after any init_cfg but 'Pretrained'.
-        if isinstance(module, ResNet) and module.zero_init_residual:
+        # Looked up, not imported: mmdet and mmseg runs need not have mmpretrain.
+        backbones = sys.modules.get('mmpretrain.models.backbones')
+        if (backbones is not None and isinstance(module, backbones.ResNet)
+                and module.zero_init_residual):
             raise ValueError(f'{name} has zero_init_residual=True, which would overwrite the '
                              'loaded weights after StrictPretrained runs. Set '
                              '`zero_init_residual=False` in the backbone config.')

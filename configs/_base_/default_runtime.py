@@ -1,6 +1,10 @@
-# Runtime shared by every CGH config: mmpretrain scope, cgh_mm registered.
+# Runtime shared by every CGH config: mmpretrain scope, cgh_mm registered (each
+# sub-package registers its modules; `import cgh_mm` alone registers nothing).
 default_scope = 'mmpretrain'
-custom_imports = dict(imports=['cgh_mm'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['cgh_mm.datasets', 'cgh_mm.engine', 'cgh_mm.evaluation', 'cgh_mm.models',
+             'cgh_mm.utils'],
+    allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

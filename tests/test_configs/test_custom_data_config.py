@@ -63,7 +63,7 @@ def test_folder_of_images_with_sub_folders_gives_two_views(tmp_path):
     assert dataset_cfg.type == 'CustomDatasetChecked' and dataset_cfg.with_label is False
     assert dataset_cfg.pipeline[0]['type'] == 'LoadImageFromFileChecked'
     init_default_scope('mmpretrain')
-    import cgh_mm  # noqa: F401  (LoadImageFromFileChecked)
+    import cgh_mm.datasets  # noqa: F401  (LoadImageFromFileChecked)
     dataset = DATASETS.build(dict(dataset_cfg, data_root=str(tmp_path)))
     assert sorted(osp.relpath(dataset.get_data_info(i)['img_path'], tmp_path)
                   for i in range(len(dataset))) == ['a.jpg', 'batch_2/b.png']

@@ -55,7 +55,7 @@ def test_models_come_from_configs_and_cgh_does_more_work():
     # The MACs count must see CGH's second neck and its four relations.
     from mmengine.registry import init_default_scope
 
-    import cgh_mm  # noqa: F401
+    import cgh_mm.models  # noqa: F401  (registers CGH)
     benchmark = load_benchmark()
     init_default_scope('mmpretrain')
     args = benchmark.parse_args(TINY)

@@ -16,7 +16,7 @@ CLUSTER = osp.join(ROOT, 'tools', 'analysis', 'cluster_eval.py')
 
 EVAL_CONFIG = """
 default_scope = 'mmpretrain'
-custom_imports = dict(imports=['cgh_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['cgh_mm.datasets'], allow_failed_imports=False)
 model = dict(backbone=dict(type='ResNet', depth=18, out_indices=(3, )))
 pipeline = [dict(type='PackInputs')]
 train_dataloader = dict(batch_size=8, dataset=dict(

@@ -19,7 +19,7 @@ NUM_IMAGES = 12
 
 CLASSIFIER_CONFIG = f'''
 default_scope = 'mmpretrain'
-custom_imports = dict(imports=['cgh_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['cgh_mm.datasets'], allow_failed_imports=False)
 model = dict(
     type='ImageClassifier',
     data_preprocessor=dict(num_classes=4, mean=[127.5] * 3, std=[64.0] * 3, to_rgb=True),

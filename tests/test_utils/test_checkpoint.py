@@ -50,12 +50,6 @@ def test_missing_empty_truncated_and_corrupt_files_are_named(tmp_path):
         with pytest.raises(RuntimeError, match=r"checkpoint '.*cut.pth' is truncated or "
                            r'incomplete \(500 bytes, .*cut short.*Use an earlier'):
             check(str(path))
-    data = bytearray(whole)
-    start = data.index(b'\x00\x00\x80\x3f')  # the float 1.0 of the tensor data
-    data[start + 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-    with pytest.raises(RuntimeError, match=r"'.*cut.pth' is corrupt .*fails its CRC check"):
-        load_checkpoint_safely(str(path))
     path.write_bytes(b'')
     with pytest.raises(RuntimeError, match=r"'.*cut.pth' is empty \(0 bytes\)"):
         load_checkpoint_safely(str(path))
@@ -175,11 +169,13 @@ def test_missing_checkpoint_in_a_config_names_the_key(tmp_path):
     cfg = Config(dict(model=dict(backbone=dict(
         type='ResNet', init_cfg=dict(type='StrictPretrained', checkpoint='work_dirs/none.pth')))))
     with pytest.raises(FileNotFoundError,
-                       match=r"`model.backbone.init_cfg.checkpoint` points at .*none.pth"):
+                       match=r"`model.backbone.init_cfg.checkpoint`.*none.pth.*does not exist"):
         check_checkpoint_paths(cfg)
     cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'here.pth')
     torch.save({}, tmp_path / 'here.pth')
     check_checkpoint_paths(cfg)
     cfg.load_from = 'gone.pth'
-    with pytest.raises(FileNotFoundError, match=r'`load_from` points at .*gone.pth'):
+    with pytest.raises(FileNotFoundError, match=r'`load_from`.*gone.pth.*does not exist'):
         check_checkpoint_paths(cfg)
+    cfg.resume = True  # tools/train.py's check_resume checks a resume's checkpoint
+    check_checkpoint_paths(cfg)

@@ -8,8 +8,11 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from cgh_mm.engine.hooks import CheckpointGlobalsHook
-from cgh_mm.utils import load_checkpoint_safely, mmengine_checkpoint_globals
+from cgh_mm.utils import (
+    CheckpointGlobalsHook,
+    load_checkpoint_safely,
+    mmengine_checkpoint_globals,
+)
 
 
 def scoped_load(path):

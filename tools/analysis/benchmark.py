@@ -26,7 +26,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from tqdm import tqdm
 
-import cgh_mm  # noqa: F401  (registers CGH)
+import cgh_mm.models  # noqa: F401  (registers CGH)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS_DIR = os.path.join(ROOT, 'configs', '_base_', 'models')

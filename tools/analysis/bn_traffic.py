@@ -78,7 +78,7 @@ def model_counts(cfg: Config) -> dict:
     (BN layers and their count of forward passes: local crops go through the backbone
     and the global neck again)."""
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    import cgh_mm  # noqa: F401  (registers CGH)
+    import cgh_mm.models  # noqa: F401  (registers CGH)
     model = MODELS.build(cfg.model)
     backbone_and_neck = bn_channels(model.backbone) + bn_channels(model.neck)
     hypercolumn = bn_channels(model.hypercolumn_neck)

@@ -196,7 +196,7 @@ def _rank_agreement_worker(rank: int, world_size: int, port: int, steps: int,
     if backend == 'nccl':
         torch.cuda.set_device(rank)
     init_default_scope('mmpretrain')
-    import cgh_mm  # noqa: F401
+    import cgh_mm.models  # noqa: F401  (registers CGH)
     torch.manual_seed(0)  # one seed for the model on every rank, as mmengine's Runner does
     model = MODELS.build(model_cfg).to(device).train()
     torch.manual_seed(1 + rank)  # different data per rank
@@ -262,7 +262,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if not torch.cuda.is_available():
         sys.exit(NEEDS_CUDA.format(torch=torch.__version__, cuda=torch.version.cuda))
     init_default_scope('mmpretrain')
-    import cgh_mm  # noqa: F401  (registers CGH)
+    import cgh_mm.models  # noqa: F401  (registers CGH)
     device = 'cuda'
     cfgs = model_configs(args.queue_len)
     print(f'{torch.cuda.get_device_name()}, {torch.cuda.device_count()} GPU(s), torch '

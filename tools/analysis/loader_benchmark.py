@@ -35,7 +35,8 @@ from mmpretrain.registry import MODELS
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
-import cgh_mm  # noqa: F401  (registers the transforms and the preprocessor)
+import cgh_mm.datasets  # noqa: F401  (registers the transforms)
+import cgh_mm.models  # noqa: F401  (registers the preprocessor)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATASETS = os.path.join(ROOT, 'configs', '_base_', 'datasets')

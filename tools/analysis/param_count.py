@@ -15,7 +15,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options or {})
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    import cgh_mm  # noqa: F401
+    import cgh_mm.models  # noqa: F401  (registers CGH)
     model = MODELS.build(cfg.model)
     counts = parameter_count(model)  # {module name prefix: parameters}, '' is the total
     rows = {name: counts[name] for name, _ in model.named_children()}

@@ -1,2 +1,2 @@
-from .loading import LoadImageFromFileChecked, UnreadableImageError, image_truncation
+from .loading import LoadImageFromFileChecked, UnreadableImageError
 from .processing import ContiguousRandomResizedCrop

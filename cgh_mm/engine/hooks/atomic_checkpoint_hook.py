@@ -26,15 +26,13 @@ class AtomicCheckpointHook(CheckpointHook):
     """mmengine's :class:`CheckpointHook` that never loses the last good checkpoint.
 
     Checkpoints and the ``last_checkpoint`` pointer are written atomically
-    (``AtomicLocalBackend``), and checkpoints beyond ``max_keep_ckpts`` are
-    removed only once the new one is in place (mmengine removes the oldest
-    first, so with ``max_keep_ckpts=1`` a failed save would leave none). A
-    failed save (e.g. a full disk) names the last good checkpoint. Before
-    training it writes and removes a file in ``out_dir`` and the work dir, so
-    that a folder it cannot write (a read-only mount, no permission) stops the
-    run before any compute instead of at the first save. Takes the
-    arguments of :class:`CheckpointHook`; a remote ``out_dir`` with its own
-    ``backend_args`` gets mmengine's behaviour.
+    (``AtomicLocalBackend``), and checkpoints beyond ``max_keep_ckpts`` are removed
+    only once the new one is in place (mmengine removes the oldest first, so with
+    ``max_keep_ckpts=1`` a failed save would leave none). A failed save (e.g. a full
+    disk) names the last good checkpoint; a folder it cannot write stops the run
+    before training, not at the first save. Takes the arguments of
+    :class:`CheckpointHook`; a remote ``out_dir`` with its own ``backend_args`` gets
+    mmengine's behaviour.
     """
 
     def __init__(self, *args, backend_args=None, **kwargs) -> None:

@@ -30,17 +30,16 @@ CROSS_TEACHER = {'hyper': 'global', 'global': 'hypercolumn'}
 class CGHHealthHook(Hook):
     """Guards a CGH run against settings that silently stop its learning signal.
 
-    Before training it checks that the queues hold a whole number of global batches, that
-    every batch is full (a partial last batch, ``drop_last=False``, would leave the queue
-    pointer between batch slots), that the queue pointer of a loaded checkpoint sits on a
-    batch slot, that a resume keeps the global batch of the checkpoint (saved in its
-    ``meta``), and that the InfoNCE warm-up (``WarmupParamHook`` on ``head.alpha``) lasts
-    at least one refill of the queues (a shorter one fills them with near-identical early
-    keys: flat targets), and warns when the queue holds more slots than the dataset has
-    images. During training it refuses a batch of another size than configured (a batch
-    sampler's partial batch; read from the batch's shape) and warns once per loss when,
-    after the warm-up, ``health/*_target_entropy`` (read from the message hub: no device
-    sync) stays within ``flat_margin`` of uniform for ``window`` iterations in a row.
+    Before training it refuses queues that hold no whole number of global batches, a
+    partial last batch (``drop_last=False``) or a loaded queue pointer off the batch slots
+    (either leaves the pointer between slots), a resume with another global batch than the
+    checkpoint's (saved in its ``meta``), and an InfoNCE warm-up (``WarmupParamHook`` on
+    ``head.alpha``) shorter than one refill of the queues (they would fill with
+    near-identical early keys: flat targets); it warns when the queue is longer than the
+    dataset. During training it refuses a batch of another size than configured, and
+    warns once per loss when, after the warm-up, ``health/*_target_entropy`` (read from
+    the message hub: no device sync) stays within ``flat_margin`` of uniform for
+    ``window`` iterations in a row.
 
     Args:
         strict_warmup: refuse to start (default) or only warn on a too short warm-up.

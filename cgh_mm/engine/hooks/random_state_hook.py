@@ -8,8 +8,8 @@ import torch.nn as nn
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
+from mmpretrain.utils import get_ori_model
 
 from .checkpoint_schedule import may_save_after_iter
 
@@ -53,9 +53,8 @@ def module_generators(model: Optional[nn.Module]) -> Dict[str, torch.Generator]:
     ``generator`` attribute (e.g. ``ViewAugmentDataPreprocessor``), by module name."""
     if model is None:
         return {}
-    if is_model_wrapper(model):
-        model = model.module
-    return {name or '(model)': module.generator for name, module in model.named_modules()
+    return {name or '(model)': module.generator
+            for name, module in get_ori_model(model).named_modules()
             if isinstance(getattr(module, 'generator', None), torch.Generator)}
 
 
@@ -105,11 +104,6 @@ class RandomStateHook(Hook):
         # mmengine has no public flag telling a resume from a plain load.
         states = checkpoint.get('random_state') or []
         if not getattr(runner, '_resume', False) or not states:
-            return
-        if not isinstance(states[0].get('python'), tuple):  # an earlier cgh-mm's tensors
-            print_log('RandomStateHook: the checkpoint stores its random states in an older '
-                      'format; they are not restored, so the resumed run will not repeat the '
-                      'interrupted one exactly.', logger='current', level=logging.WARNING)
             return
         rank = get_rank()
         if len(states) != get_world_size():

@@ -266,11 +266,9 @@ def _drop_pending_keys(module: CGH, incompatible_keys) -> None:
 
 @MODEL_WRAPPERS.register_module()
 class CGHDistributedDataParallel(MMDistributedDataParallel):
-    """mmengine's DDP wrapper with :meth:`CGH.train_step` as its ``train_step`` (the
-    teacher moves once per optimizer step under gradient accumulation; ``compile=True``
-    compiles the forward, not the optimizer step). The CGH configs select it:
-    ``model_wrapper_cfg=dict(type='mmpretrain.CGHDistributedDataParallel', ...)``; any
-    other model trains as under ``MMDistributedDataParallel``."""
+    """mmengine's DDP wrapper with :meth:`CGH.train_step` as its ``train_step``. The CGH
+    configs select it: ``model_wrapper_cfg=dict(type='mmpretrain.CGHDistributedDataParallel',
+    ...)``; any other model trains as under ``MMDistributedDataParallel``."""
 
     @torch.compiler.disable(recursive=False)
     def train_step(self, data: Union[dict, tuple, list],

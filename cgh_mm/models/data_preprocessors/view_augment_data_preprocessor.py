@@ -11,18 +11,34 @@ from . import batch_colour_ops as ops
 Params = Dict[str, torch.Tensor]
 
 
-def _check_prob(name: str, prob: float) -> float:
-    if not 0.0 <= prob <= 1.0:
-        raise ValueError(f'{name}: prob must be in [0, 1], got {prob}.')
-    return float(prob)
-
-
 def _indices(mask: torch.Tensor, device: torch.device) -> torch.Tensor:
     # Built on the CPU, where the parameters are drawn: no device sync for nonzero().
     return mask.nonzero().flatten().to(device, non_blocking=True)
 
 
-class BatchColorJitter:
+class _BatchAugment:
+    """An augmentation applied per sample with probability ``prob``: :meth:`sample` draws
+    who gets it (on the CPU, from ``generator``), :meth:`op` runs on those samples only."""
+
+    def __init__(self, name: str, prob: float) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'{name}: prob must be in [0, 1], got {prob}.')
+        self.prob = float(prob)
+
+    def sample(self, num: int, generator: torch.Generator) -> Params:
+        return dict(apply=torch.rand(num, generator=generator) < self.prob)
+
+    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
+        if params['apply'].any():
+            idx = _indices(params['apply'], images.device)
+            images[idx] = self.op(images[idx], params)
+        return images
+
+
+class BatchColorJitter(_BatchAugment):
     """mmpretrain's ``ColorJitter`` (Pillow backend) inside ``RandomApply(prob)``: per
     sample, with probability ``prob``, brightness, contrast, saturation and hue in a
     random order of their own, each factor uniform in its range. The ranges are
@@ -32,21 +48,21 @@ class BatchColorJitter:
                  contrast: Union[float, Sequence[float]] = 0.,
                  saturation: Union[float, Sequence[float]] = 0.,
                  hue: Union[float, Sequence[float]] = 0., prob: float = 1.0) -> None:
+        super().__init__('ColorJitter', prob)
         cpu = CPUColorJitter(brightness, contrast, saturation, hue)
         # Index = the CPU transform's op index (0 brightness, 1 contrast, 2 saturation, 3 hue).
         self.ranges = (cpu.brightness, cpu.contrast, cpu.saturation, cpu.hue)
         self.ops = (ops.adjust_brightness, ops.adjust_contrast, ops.adjust_saturation,
                     ops.adjust_hue)
-        self.prob = _check_prob('ColorJitter', prob)
 
     def sample(self, num: int, generator: torch.Generator) -> Params:
-        apply = torch.rand(num, generator=generator) < self.prob
+        params = super().sample(num, generator)
         order = torch.rand(num, 4, generator=generator).argsort(dim=1)
         factors = torch.rand(num, 4, generator=generator, dtype=torch.float64)
         for i, bounds in enumerate(self.ranges):
             low, high = bounds if bounds is not None else (0.0, 0.0)
             factors[:, i] = low + (high - low) * factors[:, i]
-        return dict(apply=apply, order=order, factors=factors)
+        return dict(params, order=order, factors=factors)
 
     def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
         factors = params['factors'].to(images.device, non_blocking=True)
@@ -61,14 +77,14 @@ class BatchColorJitter:
         return images
 
 
-class BatchRandomGrayscale:
+class BatchRandomGrayscale(_BatchAugment):
     """mmcv's ``RandomGrayscale(keep_channels=True)``. ``channel_weights`` are in the
     channel order of the loaded image, as there: BGR when ``input_is_bgr`` (mmcv's
     loaders), which the preprocessor sets from its own channel arguments."""
 
     def __init__(self, prob: float = 0.1, channel_weights: Sequence[float] = (1., 1., 1.),
                  input_is_bgr: bool = True) -> None:
-        self.prob = _check_prob('RandomGrayscale', prob)
+        super().__init__('RandomGrayscale', prob)
         if len(channel_weights) != 3:
             raise ValueError('RandomGrayscale: channel_weights needs 3 numbers (one per '
                              f'channel, loaded order), got {channel_weights}.')
@@ -76,17 +92,11 @@ class BatchRandomGrayscale:
         # the ops run on RGB images
         self.rgb_weights = weights.flip(0) if input_is_bgr else weights
 
-    def sample(self, num: int, generator: torch.Generator) -> Params:
-        return dict(apply=torch.rand(num, generator=generator) < self.prob)
-
-    def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        if params['apply'].any():
-            idx = _indices(params['apply'], images.device)
-            images[idx] = ops.grayscale(images[idx], self.rgb_weights.to(images.device))
-        return images
+    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
+        return ops.grayscale(images, self.rgb_weights.to(images.device))
 
 
-class BatchGaussianBlur:
+class BatchGaussianBlur(_BatchAugment):
     """mmpretrain's ``GaussianBlur(magnitude_range=sigma_range, magnitude_std='inf',
     prob=prob)``: sigma uniform in ``sigma_range``, blurred as Pillow does."""
 
@@ -95,36 +105,27 @@ class BatchGaussianBlur:
             raise ValueError(f'GaussianBlur: sigma_range must be (low, high) with 0 < low <= '
                              f'high, got {sigma_range}.')
         self.sigma_range = tuple(float(s) for s in sigma_range)
-        self.prob = _check_prob('GaussianBlur', prob)
+        super().__init__('GaussianBlur', prob)
 
     def sample(self, num: int, generator: torch.Generator) -> Params:
-        apply = torch.rand(num, generator=generator) < self.prob
+        params = super().sample(num, generator)
         low, high = self.sigma_range
         sigma = low + (high - low) * torch.rand(num, generator=generator, dtype=torch.float64)
-        return dict(apply=apply, sigma=sigma)
+        return dict(params, sigma=sigma)
 
-    def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        if params['apply'].any():
-            idx = _indices(params['apply'], images.device)
-            images[idx] = ops.gaussian_blur(images[idx], params['sigma'][params['apply']])
-        return images
+    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
+        return ops.gaussian_blur(images, params['sigma'][params['apply']])
 
 
-class BatchSolarize:
+class BatchSolarize(_BatchAugment):
     """mmpretrain's ``Solarize(thr=thr, prob=prob)``."""
 
     def __init__(self, thr: float = 128, prob: float = 0.5) -> None:
+        super().__init__('Solarize', prob)
         self.thr = float(thr)
-        self.prob = _check_prob('Solarize', prob)
 
-    def sample(self, num: int, generator: torch.Generator) -> Params:
-        return dict(apply=torch.rand(num, generator=generator) < self.prob)
-
-    def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        if params['apply'].any():
-            idx = _indices(params['apply'], images.device)
-            images[idx] = ops.solarize(images[idx], self.thr)
-        return images
+    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
+        return ops.solarize(images, self.thr)
 
 
 BATCH_AUGMENTS = dict(ColorJitter=BatchColorJitter, RandomGrayscale=BatchRandomGrayscale,
@@ -209,21 +210,16 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         """As ``SelfSupDataPreprocessor.forward``; in training, the views are
         augmented first."""
-        if not training:
-            return super().forward(data, training)
-        data = self.cast_data(data)
-        views = data['inputs']
-        if not isinstance(views, (list, tuple)) or len(views) != len(self.view_pipelines):
-            got = len(views) if isinstance(views, (list, tuple)) else 'one'
-            raise ValueError(
-                f'ViewAugmentDataPreprocessor: the batch has {got} views but view_pipelines '
-                f'has {len(self.view_pipelines)}. Give one list per view of the MultiView '
-                'in the train pipeline (an empty list for a view without colour '
-                'augmentation).')
-        views = [self.augment_view(view, pipeline)
-                 for view, pipeline in zip(views, self.view_pipelines)]
-        if self._channel_conversion:
-            views = [view[:, [2, 1, 0], ...] for view in views]
-        if self._enable_normalize:
-            views = [(view - self.mean) / self.std for view in views]
-        return {'inputs': views, 'data_samples': data.get('data_samples')}
+        if training:
+            views = self.cast_data(data['inputs'])  # data samples: cast by the base class
+            if not isinstance(views, (list, tuple)) or len(views) != len(self.view_pipelines):
+                got = len(views) if isinstance(views, (list, tuple)) else 'one'
+                raise ValueError(
+                    f'ViewAugmentDataPreprocessor: the batch has {got} views but '
+                    f'view_pipelines has {len(self.view_pipelines)}. Give one list per view '
+                    'of the MultiView in the train pipeline (an empty list for a view '
+                    'without colour augmentation).')
+            views = [self.augment_view(view, pipeline)
+                     for view, pipeline in zip(views, self.view_pipelines)]
+            data = {'inputs': views, 'data_samples': data.get('data_samples')}
+        return super().forward(data, training)

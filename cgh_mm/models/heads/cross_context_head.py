@@ -3,17 +3,12 @@ from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModule
+from mmpretrain.models.heads import ContrastiveHead
+from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..losses import (
-    entropy_fraction,
-    info_nce,
-    mean_pairwise_cosine,
-    relation_logits,
-    relation_target,
-    soft_target_cross_entropy,
-)
+from ..losses import entropy_fraction, mean_pairwise_cosine, relation_logits, relation_target
 
 TEACHING = ('cross', 'same', 'global')  # who teaches whom: see CrossContextHead
 
@@ -38,22 +33,15 @@ class CrossContextHead(BaseModule):
     ``teaching`` chooses who teaches whom, for ablations. Each temperature belongs to a
     (role, context) pair and stays with it; only the pairing changes:
 
-    - ``'cross'`` (CGH): teacher global -> student hypercolumn (``loss_hyper``) and
-      teacher hypercolumn -> student global (``loss_global``);
-    - ``'same'``: each context teaches itself (teacher global -> student global,
-      teacher hypercolumn -> student hypercolumn);
-    - ``'global'``: global relations only, ReSSL-style (teacher global at
-      ``teacher_global_temp`` -> student global at ``student_global_temp``); the
-      algorithm then builds no hypercolumn branch and passes None for it, and only
-      ``loss_global`` (weighted by ``global_weight``) and the global InfoNCE remain.
+    - ``'cross'`` (CGH): as above;
+    - ``'same'``: each context teaches itself;
+    - ``'global'``: global relations only, ReSSL-style; the algorithm then builds no
+      hypercolumn branch and passes None for it, and only ``loss_global`` and the
+      global InfoNCE remain.
 
     Args:
-        teacher_global_temp: temperature of the teacher's global relations
-            (target of ``loss_hyper``).
-        student_hypercolumn_temp: temperature of the student's hypercolumn relations.
-        teacher_hypercolumn_temp: temperature of the teacher's hypercolumn
-            relations (target of ``loss_global``).
-        student_global_temp: temperature of the student's global relations.
+        teacher_global_temp, student_hypercolumn_temp, teacher_hypercolumn_temp,
+            student_global_temp: temperature of the relations of that role and context.
         nce_temp: temperature of the warm-up InfoNCE losses.
         hypercolumn_weight, global_weight: weights of ``loss_hyper`` and
             ``loss_global`` once warmed up, each >= 0.
@@ -96,6 +84,7 @@ class CrossContextHead(BaseModule):
         self.hypercolumn_weight = hypercolumn_weight
         self.global_weight = global_weight
         self.teaching = teaching
+        self.nce_head = ContrastiveHead(dict(type='CrossEntropyLoss'), temperature=nce_temp)
         self.register_buffer('_alpha', torch.tensor(1.0), persistent=False)
         self.alpha = alpha
 
@@ -119,10 +108,9 @@ class CrossContextHead(BaseModule):
         """Weighted loss terms, ``alpha`` and health metrics of one step.
 
         Args:
-            student_global, student_hypercolumn: ``(N, C)`` normalised student
-                embeddings of the strong view.
-            teacher_global, teacher_hypercolumn: ``(N, C)`` normalised teacher
-                embeddings of the weak view.
+            student_global, student_hypercolumn, teacher_global, teacher_hypercolumn:
+                ``(N, C)`` normalised embeddings, the student's of the strong view, the
+                teacher's of the weak view.
             global_queue, hypercolumn_queue: ``(K, C)`` aligned queues (row j of
                 both is the same past image).
             local_student_global: ``(N, C)`` normalised student global embeddings
@@ -155,22 +143,22 @@ class CrossContextHead(BaseModule):
                                               self.teacher_hypercolumn_temp)
         cross = self.teaching == 'cross'
         global_target = hyper_relations if cross else global_relations
-        global_terms = [soft_target_cross_entropy(global_target, logits / self.student_global_temp)
+        global_terms = [soft_cross_entropy(logits / self.student_global_temp, global_target)
                         for logits in student_global_logits]  # main view, then local crops
         nce = [] if not self._with_nce else [  # weight 0 after the warm-up: not computed
-            info_nce(student_global, teacher_global, student_global_logits[0], self.nce_temp)]
+            self._info_nce(student_global, teacher_global, student_global_logits[0])]
         # name: (weighted loss, its target, its unweighted main-view term, student, teacher)
         terms = {'global': (self.global_weight * torch.stack(global_terms).mean(),
                             global_target, global_terms[0], student_global, teacher_global)}
         if with_hyper:
             hyper_target = global_relations if cross else hyper_relations
-            loss_hyper = soft_target_cross_entropy(
-                hyper_target, student_hyper_logits / self.student_hypercolumn_temp)
+            loss_hyper = soft_cross_entropy(
+                student_hyper_logits / self.student_hypercolumn_temp, hyper_target)
             terms = {'hyper': (self.hypercolumn_weight * loss_hyper, hyper_target, loss_hyper,
                                student_hypercolumn, teacher_hypercolumn), **terms}
             if self._with_nce:
-                nce.append(info_nce(student_hypercolumn, teacher_hypercolumn,
-                                    student_hyper_logits, self.nce_temp))
+                nce.append(self._info_nce(student_hypercolumn, teacher_hypercolumn,
+                                          student_hyper_logits))
 
         log_k = math.log(global_queue.shape[0])
         out = {'loss_nce': (1 - alpha) * sum(nce, global_terms[0].new_zeros(()))}
@@ -185,3 +173,10 @@ class CrossContextHead(BaseModule):
                 f'health/teacher_{name}_cos': mean_pairwise_cosine(teacher),
             })
         return {**out, 'alpha': alpha.clone(), **health}
+
+    def _info_nce(self, query: Tensor, key: Tensor, negative_logits: Tensor) -> Tensor:
+        """MoCo's InfoNCE of ``query`` ``(N, C)`` (student) against ``key`` ``(N, C)``
+        (teacher, same images) and the queue's ``negative_logits`` ``(N, K)``, all on
+        float32 logits like the relations (the positive too, under autocast)."""
+        positive = (query.float() * key.detach().float()).sum(dim=1, keepdim=True)
+        return self.nce_head.loss(positive, negative_logits)

@@ -1,4 +1,5 @@
-"""Pure functions of CGH: relations to a memory queue, their losses and health.
+"""Pure functions of CGH: relations to a memory queue, their targets and health.
+The losses on them are mmpretrain's (``soft_cross_entropy``, ``ContrastiveHead``).
 
 Shapes: ``N`` batch, ``C`` embedding size, ``K`` queue length. A queue is
 ``(K, C)``: one L2-normalised row per past image.
@@ -28,57 +29,9 @@ def relation_logits(embeddings: Tensor, queue: Tensor) -> Tensor:
         return embeddings.float() @ queue.float().T
 
 
-def soft_target_cross_entropy(target_probs: Tensor, logits: Tensor) -> Tensor:
-    """``mean_n(-sum_k target_probs[n, k] * log_softmax(logits)[n, k])``.
-
-    Args:
-        target_probs: ``(N, K)`` rows summing to one; treated as constants.
-        logits: ``(N, K)`` scores of the student.
-
-    Returns:
-        Scalar. Its minimum over ``logits``, reached at
-        ``softmax(logits) == target_probs``, is the entropy of the target.
-    """
-    return -(target_probs.detach() * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
-
-
 def relation_target(teacher_logits: Tensor, teacher_temp: float) -> Tensor:
     """``softmax(teacher_logits / teacher_temp)``: ``(N, K)`` float32, no gradient."""
     return F.softmax(teacher_logits.detach().float() / teacher_temp, dim=1)
-
-
-def cross_context_loss(student_logits: Tensor, teacher_logits: Tensor, student_temp: float,
-                       teacher_temp: float) -> Tensor:
-    """``CE(softmax(teacher_logits / teacher_temp), student_logits / student_temp)``.
-
-    Args:
-        student_logits: ``(N, K)`` student relations to one queue (with gradient).
-        teacher_logits: ``(N, K)`` teacher relations to the aligned queue.
-        student_temp, teacher_temp: temperatures (the teacher's is the sharper).
-
-    Returns:
-        Scalar; no gradient flows into ``teacher_logits``.
-    """
-    return soft_target_cross_entropy(relation_target(teacher_logits, teacher_temp),
-                                     student_logits / student_temp)
-
-
-def info_nce(query: Tensor, key: Tensor, negative_logits: Tensor, temperature: float) -> Tensor:
-    """MoCo's InfoNCE: the key of the same image against the queue's negatives.
-
-    Args:
-        query: ``(N, C)`` L2-normalised student embeddings (with gradient).
-        key: ``(N, C)`` L2-normalised teacher embeddings of the same images.
-        negative_logits: ``(N, K)`` ``relation_logits(query, queue)``, passed in
-            so that the relations of the cross-context losses are reused.
-        temperature: softmax temperature.
-
-    Returns:
-        Scalar cross-entropy with the positive at index 0.
-    """
-    positive = (query.float() * key.detach().float()).sum(dim=1, keepdim=True)
-    logits = torch.cat([positive, negative_logits.float()], dim=1) / temperature
-    return F.cross_entropy(logits, logits.new_zeros(logits.shape[0], dtype=torch.long))
 
 
 def entropy_fraction(probs: Tensor) -> Tensor:

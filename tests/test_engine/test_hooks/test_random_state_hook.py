@@ -91,20 +91,6 @@ def test_states_are_gathered_only_where_a_checkpoint_may_follow(monkeypatch):
         assert len(checkpoint['random_state']) == 2  # every rank's state
 
 
-def test_states_in_an_older_tensor_format_are_skipped_with_a_warning(monkeypatch):
-    from cgh_mm.engine.hooks import RandomStateHook
-    from cgh_mm.engine.hooks import random_state_hook as module
-
-    messages = []
-    monkeypatch.setattr(module, 'print_log', lambda message, **kwargs: messages.append(message))
-    hook = RandomStateHook()
-    old = dict(python=torch.zeros(625, dtype=torch.int64), torch=torch.get_rng_state())
-    hook.after_load_checkpoint(SimpleNamespace(_resume=True), dict(random_state=[old]))
-    hook.before_train(None)  # nothing to restore: no error
-    assert hook._pending is None
-    assert len(messages) == 1 and 'older format' in messages[0]
-
-
 def model_with_augmenting_preprocessor() -> torch.nn.Module:
     from cgh_mm.models.data_preprocessors import ViewAugmentDataPreprocessor
 

@@ -3,10 +3,23 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 from mmpretrain.registry import MODELS
 
-from cgh_mm.models.losses import cross_context_loss, info_nce
+from cgh_mm.models.losses import relation_target
 from tests.helpers import raises_stating
+
+
+def cross_context_loss(student_logits, teacher_logits, student_temp, teacher_temp):
+    """CE(softmax(teacher_logits / teacher_temp), student_logits / student_temp)."""
+    return soft_cross_entropy(student_logits / student_temp,
+                              relation_target(teacher_logits, teacher_temp))
+
+
+def info_nce(query, key, negative_logits, temperature):
+    """MoCo's InfoNCE: cross-entropy with the positive at index 0."""
+    logits = torch.cat([(query * key).sum(1, keepdim=True), negative_logits], 1) / temperature
+    return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long))
 
 
 def embeddings(n=4, c=8, k=16):
@@ -33,6 +46,19 @@ def test_terms_match_the_pure_functions_and_weights():
     assert out['loss_global'].item() == pytest.approx(0.3 * 0.5 * glob.item(), rel=1e-5)
     assert out['loss_nce'].item() == pytest.approx(0.7 * nce.item(), rel=1e-5)
     assert out['alpha'].item() == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize('temperature', [0.04, 0.2, 1.0])
+def test_info_nce_formula(temperature):
+    (sg, _), (tg, _), (qg, _) = embeddings(n=5, c=8, k=16)
+    out = head(alpha=0.0, teaching='global', nce_temp=temperature).loss(
+        sg, None, tg, None, qg, None)
+    query, key, queue = sg.double(), tg.double(), qg.double()  # written out in float64
+    logits = torch.cat([(query * key).sum(1, keepdim=True), query @ queue.T], 1) / temperature
+    expected = -(logits[:, 0] - logits.logsumexp(1)).mean()
+    assert out['loss_nce'].item() == pytest.approx(expected.item(), rel=1e-5)
+    out['loss_nce'].backward()
+    assert sg.grad.abs().sum() > 0 and tg.grad is None
 
 
 def test_alpha_zero_is_pure_infonce_and_alpha_one_skips_it():

@@ -4,14 +4,14 @@
 # top-level name of its other base (mmdet's bases define `norm_cfg`, ...); configs
 # place these values inside `model`.
 
-# ResLayerExtraNorm (res5 head + extra norm, C4 only): mmpretrain registers it into
-# mmdet's registry. cgh_mm registers StrictPretrained.
-custom_imports = dict(
-    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm'],
-    allow_failed_imports=False)
+# cgh_mm.utils registers StrictPretrained, CheckpointGlobalsHook and
+# ResumableEpochBasedTrainLoop into mmengine's root registries, where mmdet's find them;
+# it imports neither mmpretrain nor scipy. The C4 configs add mmpretrain's
+# ResLayerExtraNorm (res5 head + extra norm), which mmpretrain registers into mmdet's registry.
+custom_imports = dict(imports=['cgh_mm.utils'], allow_failed_imports=False)
 # mmengine's own checkpoints (--resume) load under torch's weights_only=True during the
 # run only; importing cgh_mm changes nothing of the process.
-custom_hooks = [dict(type='mmpretrain.CheckpointGlobalsHook')]
+custom_hooks = [dict(type='CheckpointGlobalsHook')]
 
 # Backbone file written by tools/model_converters/cgh2backbone.py (openmmlab format).
 # tools/benchmarks/mmdetection/dist_train_*.sh override every init_cfg.checkpoint.

@@ -7,6 +7,11 @@ _base_ = [
     '../_base_/coco_ms_train.py',
 ]
 
+# mmpretrain's ResLayerExtraNorm (the shared head), registered into mmdet's registry.
+custom_imports = dict(
+    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm.utils'],
+    allow_failed_imports=False)
+
 model = dict(
     data_preprocessor={{_base_.cgh_data_preprocessor}},
     backbone={{_base_.cgh_c4_backbone}},
@@ -15,5 +20,5 @@ model = dict(
 train_dataloader = dict(dataset=dict(pipeline={{_base_.cgh_coco_ms_train_pipeline}}))
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1))
 # mmdet's epoch loop, except that a mid-epoch resume goes on with the next batch
-# (registered in mmpretrain's scope by cgh_mm).
-train_cfg = dict(type='mmpretrain.ResumableEpochBasedTrainLoop')
+# (registered in mmengine's root registry by cgh_mm.utils).
+train_cfg = dict(type='ResumableEpochBasedTrainLoop')

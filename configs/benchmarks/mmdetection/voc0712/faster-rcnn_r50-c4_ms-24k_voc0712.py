@@ -6,6 +6,11 @@ _base_ = [
     '../_base_/cgh_r50_finetune.py',
 ]
 
+# mmpretrain's ResLayerExtraNorm (the shared head), registered into mmdet's registry.
+custom_imports = dict(
+    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm.utils'],
+    allow_failed_imports=False)
+
 model = dict(
     data_preprocessor={{_base_.cgh_data_preprocessor}},
     backbone={{_base_.cgh_c4_backbone}},

@@ -2,8 +2,8 @@ import itertools
 from typing import Iterator, Sized
 
 import torch
+from mmengine.registry import LOOPS
 from mmengine.runner import EpochBasedTrainLoop
-from mmpretrain.registry import LOOPS
 from torch.utils.data import Sampler
 
 
@@ -22,6 +22,7 @@ class _SkipFirst(Sampler):
         return len(self.sampler)
 
 
+# In mmengine's root registry, like CheckpointGlobalsHook: mmdet configs use it too.
 @LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """:class:`EpochBasedTrainLoop` that resumes in the middle of an epoch.

@@ -2,11 +2,14 @@ from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmpretrain.registry import HOOKS
+from mmengine.registry import HOOKS
 
-from ...utils import mmengine_checkpoint_globals
+from .safe_loading import mmengine_checkpoint_globals
 
 
+# In mmengine's root registry (found from mmpretrain's, mmdet's and mmseg's), and in
+# cgh_mm.utils rather than cgh_mm.engine: mmdet and mmseg configs import it without
+# mmpretrain.
 @HOOKS.register_module()
 class CheckpointGlobalsHook(Hook):
     """Lets a run load mmengine's own checkpoints under torch's ``weights_only=True``.

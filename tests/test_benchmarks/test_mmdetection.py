@@ -145,7 +145,6 @@ def test_config_follows_protocol(path):
     assert urls == [], f'{path} would download {urls}'
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR), ids=osp.basename)
 def test_init_loads_the_cgh_backbone_and_refuses_an_r18(path, backbone_files):
     cfg = Config.fromfile(path)

@@ -38,7 +38,6 @@ def test_config_uses_a_plain_resnet_stem(path):
     assert urls == [], f'{path} would download {urls}'
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('path', benchmark_configs(CONFIG_DIR), ids=osp.basename)
 def test_init_loads_the_cgh_backbone_and_refuses_an_r18(path, backbone_files):
     check_init(Config.fromfile(path).model.backbone, MODELS, backbone_files)

@@ -74,7 +74,6 @@ def cgh_checkpoints(tmp_path_factory):
     return found
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_init_loads_the_cgh_backbone_and_refuses_another(path, cgh_checkpoints):
     fitting, others = ('r18_cifar', ('r50', 'r18')) if 'cifar' in path else ('r50', ('r18', ))

@@ -81,7 +81,6 @@ def test_cluster_known_results_from_loaded_features(tmp_path):
     assert json.loads(out.read_text())['acc'] == pytest.approx(0.5)
 
 
-@pytest.mark.slow
 def test_end_to_end_student_and_teacher(tmp_path):
     config = tmp_path / 'eval_cfg.py'
     config.write_text(EVAL_CONFIG)

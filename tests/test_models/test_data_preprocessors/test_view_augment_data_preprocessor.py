@@ -249,7 +249,6 @@ def _device_outputs(photo_bgr: np.ndarray, view_pipeline) -> np.ndarray:
     return out.permute(0, 2, 3, 1).numpy().astype(np.uint8)
 
 
-@pytest.mark.slow
 def test_output_statistics_follow_the_cpu_pipeline(photo_bgr, cpu_outputs):
     reference = _statistics(cpu_outputs)
     got = _statistics(_device_outputs(photo_bgr, STRONG_COLOUR))
@@ -257,7 +256,6 @@ def test_output_statistics_follow_the_cpu_pipeline(photo_bgr, cpu_outputs):
         assert _ks_same(got[key], reference[key]), key
 
 
-@pytest.mark.slow
 def test_output_statistics_see_a_wrong_blur_kernel(photo_bgr, cpu_outputs, monkeypatch):
     """Three boxes of radius sigma (reading Pillow's radius as the box radius) leave
     colours alone but blur about twice as much: the sharpness distribution catches it."""

@@ -30,7 +30,6 @@ def test_without_cuda_it_says_it_needs_cuda_and_what_to_run_instead():
     assert 'tools/analysis/benchmark.py --device cpu' in message
 
 
-@pytest.mark.slow
 def test_step_measurements_on_cpu():
     tool = load_tool()
     init_default_scope('mmpretrain')

@@ -35,7 +35,6 @@ def checkpoints(tmp_path):
     return paths
 
 
-@pytest.mark.slow
 def test_plots_from_image_folder_and_over_training(tmp_path, checkpoints):
     folder = tmp_path / 'images'
     folder.mkdir()

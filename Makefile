@@ -1,5 +1,6 @@
 # make demo  - pretrain CGH on Fashion-MNIST (CPU, ~5 min), print kNN random vs pretrained
 # make test  - lint and the test suite
+# make test-fast - lint and the tests not marked slow (no Runner, no subprocess)
 # make study - the multi-seed study of docs/study.md, then its report (its demo-budget half
 #              took 74 min on 2 cores; the 3x half about 90 min more)
 # Both build .venv on first use (tools/setup_env.sh); PYTHON=/path/to/python uses
@@ -15,7 +16,7 @@ endif
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 
-.PHONY: test lint demo study env clean
+.PHONY: test test-fast lint demo study env clean
 
 $(VENV)/.ready: requirements/runtime.txt requirements/tests.txt setup.cfg tools/setup_env.sh
 	VENV=$(VENV) tools/setup_env.sh
@@ -28,8 +29,15 @@ lint: $(ENV_READY)
 		$(PY) -m ruff check cgh_mm tools tests configs; \
 	else echo "ruff is not installed in $(PY): lint skipped"; fi
 
+# The tests' models are tiny: with one torch thread per process make test-fast takes 1.5 min
+# on 2 cores, idle or shared with training runs; two threads contend with other work.
+test test-fast: export OMP_NUM_THREADS ?= 1
+
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: lint
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 demo: $(ENV_READY)
 	$(PY) tools/demo.py

@@ -1,4 +1,5 @@
-"""What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process."""
+"""What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process,
+errors checked for the facts they state."""
 import contextlib
 import importlib.util
 import io
@@ -7,8 +8,9 @@ import runpy
 import sys
 import uuid
 from types import ModuleType
-from typing import Dict
+from typing import Dict, Optional
 
+import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
@@ -106,6 +108,17 @@ def save_tiny_cgh_checkpoint(path, depth: int = 18, **kwargs) -> Dict[str, torch
 
 
 @contextlib.contextmanager
+def raises_stating(error, *facts):
+    """``pytest.raises(error)`` whose message states every one of ``facts`` (the numbers,
+    names, paths and fix a user needs, each a plain substring), however it is worded."""
+    with pytest.raises(error) as info:
+        yield info
+    message = str(info.value)
+    missing = [str(fact) for fact in facts if str(fact) not in message]
+    assert not missing, f'the {type(info.value).__name__} does not state {missing}: {message}'
+
+
+@contextlib.contextmanager
 def script_folder_on_path(script: str):
     """``sys.path`` as ``python script`` starts with it: the script's folder first, so that
     the tools' own modules (``tools/launch.py``, ...) import as they do from the shell."""
@@ -116,8 +129,10 @@ def script_folder_on_path(script: str):
         sys.path.pop(0)
 
 
-def load_tool(script: str, name: str) -> ModuleType:
-    """A tool script imported as module ``name`` (its ``main`` not run)."""
+def load_tool(script: str, name: Optional[str] = None) -> ModuleType:
+    """A tool script imported as module ``name`` (default: its file name; its ``main``
+    not run)."""
+    name = name or osp.splitext(osp.basename(str(script)))[0]
     spec = importlib.util.spec_from_file_location(name, script)
     module = importlib.util.module_from_spec(spec)
     with script_folder_on_path(script):

@@ -4,6 +4,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test starts a Python process
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_CONFIG = osp.join(REPO, 'configs/benchmarks/mmdetection/coco/mask-rcnn_r50_fpn_ms-1x_coco.py')
 SEG_CONFIG = osp.join(
@@ -17,7 +21,6 @@ def run_python(code: str) -> str:
     return out.stdout
 
 
-# (These two start a Python process each; mark them slow once the suite has that marker.)
 def test_import_cgh_mm_imports_and_registers_nothing():
     out = run_python('''
         import sys

@@ -154,6 +154,7 @@ def test_init_loads_the_cgh_backbone_and_refuses_an_r18(path, backbone_files):
                    allowed_extra=('norm.', ))
 
 
+@pytest.mark.slow
 def test_faster_rcnn_c4_voc(tmp_path, backbone_files):
     backbone_path, expected = backbone_files[50]
     write_voc(tmp_path / 'VOCdevkit')
@@ -165,6 +166,7 @@ def test_faster_rcnn_c4_voc(tmp_path, backbone_files):
     run_two_iterations(cfg, expected, shared_head=True)
 
 
+@pytest.mark.slow
 def test_mask_rcnn_fpn_coco(tmp_path, backbone_files):
     backbone_path, expected = backbone_files[50]
     write_coco(tmp_path / 'coco')

@@ -43,6 +43,14 @@ def test_init_loads_the_cgh_backbone_and_refuses_an_r18(path, backbone_files):
     check_init(Config.fromfile(path).model.backbone, MODELS, backbone_files)
 
 
+@pytest.mark.slow
+# what mmseg says of its own FCN recipe (its decode head, its loss default, no visualizer)
+@pytest.mark.filterwarnings('ignore:``build_loss`` would be deprecated:UserWarning:'
+                            'mmseg\\.models\\.builder')
+@pytest.mark.filterwarnings('ignore:Default ``avg_non_ignore`` is False:UserWarning:'
+                            'mmseg\\.models\\.losses\\.cross_entropy_loss')
+@pytest.mark.filterwarnings('ignore:The draw is False:UserWarning:'
+                            'mmseg\\.engine\\.hooks\\.visualization_hook')
 def test_fcn_voc12aug(tmp_path, backbone_files):
     backbone_path, expected = backbone_files[50]
     data_root = tmp_path / 'VOCdevkit' / 'VOC2012'

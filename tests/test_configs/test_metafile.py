@@ -93,6 +93,7 @@ def test_readme_tables_are_the_metafile_rendered():
     assert update_readme(text, metafile) == text
 
 
+@pytest.mark.slow
 def test_wheel_built_from_the_sdist_ships_the_model_index_where_mim_reads_it(tmp_path):
     """mim finds `<package>/.mim/model-index.yml` and resolves configs under `.mim/`."""
     src = tmp_path / 'src'

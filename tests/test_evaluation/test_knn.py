@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from cgh_mm.evaluation import weighted_knn_accuracy, weighted_knn_predict
+from tests.helpers import raises_stating
 
 
 def test_votes_by_hand():
@@ -52,5 +53,5 @@ def test_low_temperature_is_exact(temperature):
 
 
 def test_mismatched_labels():
-    with pytest.raises(ValueError, match='3 train features but 2 labels'):
+    with raises_stating(ValueError, '3 train features', '2 labels'):
         weighted_knn_predict(torch.randn(3, 2), torch.tensor([0, 1]), torch.randn(1, 2), 2)

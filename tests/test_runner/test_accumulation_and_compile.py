@@ -1,10 +1,17 @@
 """A real mmengine Runner on CPU with gradient accumulation and with ``compile=True``."""
+import pytest
 import torch
 from mmengine.runner import Runner
 
 from tests.helpers import tiny_runner_cfg
 
+pytestmark = pytest.mark.slow
 
+
+# mmengine steps its schedulers every iteration, the optimizer every accumulative_counts
+@pytest.mark.filterwarnings('ignore:Detected call of `scheduler.step\\(\\)` before '
+                            '`optimizer.step\\(\\)`:UserWarning:'
+                            'mmengine\\.optim\\.scheduler\\.param_scheduler')
 def test_accumulation_moves_the_teacher_once_per_optimizer_step(tmp_path):
     cfg = tiny_runner_cfg(tmp_path, max_epochs=2)  # 4 iterations of 16 images
     cfg.optim_wrapper.accumulative_counts = 2  # 2 optimizer steps

@@ -20,6 +20,8 @@ from mmengine.runner import Runner
 from tests.helpers import tiny_runner_cfg
 from tools.launch import prepare_cpu_distributed
 
+pytestmark = pytest.mark.slow
+
 WORLD_SIZE = 2
 
 

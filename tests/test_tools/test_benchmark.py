@@ -1,9 +1,10 @@
-import importlib.util
 import math
 import os
 import re
 
 import pytest
+
+from tests.helpers import load_tool
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAST_LINE = re.compile(r'^CGH/MoCo step-time ratio: (\d+\.\d\d), peak-memory ratio: (\d+\.\d\d)$')
@@ -13,11 +14,7 @@ TINY = ['--resolution', '32', '--batch', '4', '--queue-len', '64', '--threads', 
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', os.path.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(os.path.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py'))
 
 
 def positive_finite(text: str) -> float:
@@ -26,6 +23,7 @@ def positive_finite(text: str) -> float:
     return value
 
 
+@pytest.mark.slow
 def test_tiny_run_is_well_formed(capsys):
     load_benchmark().main(TINY)
     lines = capsys.readouterr().out.strip().splitlines()
@@ -89,6 +87,7 @@ def test_bad_arguments_name_the_fix(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sweep_writes_a_plot_and_one_row_per_setting(tmp_path, capsys, monkeypatch):
     benchmark = load_benchmark()
     monkeypatch.setattr(benchmark, 'SWEEP_QUEUE_LENS', (32, 64))

@@ -33,6 +33,7 @@ class QueueDumpHook(Hook):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('accumulative_counts, teacher_steps', [(1, 3), (2, 2)])
 def test_dist_train_two_cpu_ranks_share_queues(tmp_path, accumulative_counts, teacher_steps):
     (tmp_path / 'queue_dump_hook.py').write_text(DUMP_HOOK)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cgh_mm.evaluation import weighted_knn_accuracy
-from tests.helpers import run_tool, save_tiny_cgh_checkpoint
+from tests.helpers import raises_stating, run_tool, save_tiny_cgh_checkpoint
 from tools.analysis.feature_sets import load_feature_sets
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
@@ -54,7 +54,7 @@ def test_knn_known_results_from_loaded_features(tmp_path):
     # k=100 and k=200 exceed the 30 memory samples: reported as the k=30 they ran with
     assert set(top1) == {'10', '20', '30'}
     assert '100 |' not in stdout and '    30 |' in stdout
-    assert 'k=100, 200 asked for more neighbours than the 30 memory samples' in stdout
+    assert 'k=100, 200' in stdout and '30 memory samples' in stdout
     assert all(acc == pytest.approx(100.0) for acc in top1.values())
     # a low temperature, where exp(sim / T) alone overflows float32, is still exact
     run_tool(KNN, '--load-features', feats, '--ks', 1, 5, '--temperature', 0.001, '--out', out)
@@ -136,8 +136,8 @@ def test_wrong_backbone_names_missing_and_unexpected_keys(tmp_path):
     separable_features(tmp_path / 'feats.pth')  # a .pth file that is no checkpoint
     ckpt = tmp_path / 'cgh.pth'
     save_tiny_cgh_checkpoint(ckpt)
-    with pytest.raises(ValueError, match=r"cgh.pth' \(student backbone\) does not fit ResNet: "
-                       r'96 missing keys \(layer1.2.bn1.bias, .*Check that the config builds'):
+    with raises_stating(ValueError, str(ckpt), 'student backbone', '96 missing keys',
+                        'layer1.2.bn1.bias'):
         run_tool(KNN, config, ckpt, '--cfg-options', 'model.backbone.depth=34')
-    with pytest.raises(ValueError, match=r"no key starts with 'teacher.module.backbone.'"):
+    with raises_stating(ValueError, "'teacher.module.backbone.'"):
         run_tool(KNN, config, tmp_path / 'feats.pth', '--weights', 'teacher')

@@ -7,6 +7,8 @@ import pytest
 
 from .dist_helpers import REPO, write_stub
 
+pytestmark = pytest.mark.slow
+
 LAUNCHES = {
     'tools/dist_train.sh': ['c.py', '2'],
     'tools/dist_test.sh': ['c.py', 'ckpt.pth', '2'],

@@ -1,7 +1,11 @@
 """tools/slurm_train.sh hands the right options to srun (a stand-in srun records them)."""
 import subprocess
 
+import pytest
+
 from .dist_helpers import REPO, TINY_CONFIG, tool_env, write_stub
+
+pytestmark = pytest.mark.slow
 
 FAKE_SRUN = '''#!/usr/bin/env bash
 printf '%s\\n' "$@" > "$SRUN_LOG"

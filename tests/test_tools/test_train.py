@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
 from cgh_mm.utils import load_checkpoint_safely
-from tests.helpers import NARROW_OPTIONS, load_tool, run_tool
+from tests.helpers import NARROW_OPTIONS, load_tool, raises_stating, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -66,6 +66,7 @@ def logged_steps(run_dir) -> Dict[int, dict]:
         return {row['step']: row for row in map(json.loads, f)}
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
     reference, killed = tmp_path / 'reference', tmp_path / 'killed'
     # The uninterrupted run saves only at the end (saving must not change
@@ -101,6 +102,7 @@ def test_resume_after_sigkill_mid_epoch_is_exact(tmp_path):
     assert final_got['meta']['iter'] == 12
 
 
+@pytest.mark.slow
 def test_kill_during_save_keeps_the_previous_checkpoint(tmp_path):
     work_dir = tmp_path / 'run'
     marker = tmp_path / 'writing'
@@ -139,6 +141,7 @@ runpy.run_path(sys.argv[0], run_name='__main__')
     assert not list(work_dir.glob('.*.partial'))
 
 
+@pytest.mark.slow
 def test_a_work_dir_in_use_is_refused_and_a_killed_holder_frees_it(tmp_path, monkeypatch):
     # Two runs in one work dir overwrote each other's checkpoints and shared a log dir.
     tool = load_train_tool()
@@ -147,10 +150,9 @@ def test_a_work_dir_in_use_is_refused_and_a_killed_holder_frees_it(tmp_path, mon
     try:
         with pytest.raises(SystemExit) as info:  # a second training, before its Runner
             run_tool(TRAIN, CONFIG, '--work-dir', work_dir)
-        message = str(info.value)
-        assert f'the work dir {work_dir} is in use by another training (pid {os.getpid()} ' \
-               'on ' in message
-        assert 'Give this run its own --work-dir DIR' in message
+        message = str(info.value)  # the folder, who holds it, the fix
+        assert work_dir in message and f'pid {os.getpid()}' in message
+        assert '--work-dir' in message
         assert not [p for p in os.listdir(work_dir) if p != '.lock']  # no log, no checkpoint
     finally:
         os.close(holder)
@@ -162,7 +164,7 @@ def test_a_work_dir_in_use_is_refused_and_a_killed_holder_frees_it(tmp_path, mon
         'print("locked", flush=True)\n'
         'time.sleep(60)\n')], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == 'locked\n'
-    with pytest.raises(SystemExit, match='is in use by another training'):
+    with raises_stating(SystemExit, work_dir, '--work-dir'):
         tool.lock_work_dir(work_dir)
     proc.kill()
     proc.wait(timeout=30)
@@ -179,8 +181,7 @@ def test_an_unwritable_work_dir_is_refused_with_the_fix(tmp_path, monkeypatch):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
 
     monkeypatch.setattr(tool.os, 'open', read_only)
-    with pytest.raises(SystemExit, match=rf'the work dir {tmp_path} is not writable \(Read-only '
-                       r'file system: .*\.lock\).*Pass a writable folder with --work-dir DIR'):
+    with raises_stating(SystemExit, tmp_path, os.strerror(errno.EROFS), '.lock', '--work-dir'):
         tool.lock_work_dir(str(tmp_path))
 
 
@@ -190,8 +191,7 @@ def test_amp_without_a_gpu_is_refused_before_the_model_is_built(tmp_path, monkey
 
     monkeypatch.setattr(Runner, 'from_cfg', lambda cfg: pytest.fail('the Runner was built'))
     for option in (['--amp'], ['--cfg-options', 'optim_wrapper.type=AmpOptimWrapper']):
-        with pytest.raises(SystemExit, match=r'--amp \(optim_wrapper.type=AmpOptimWrapper\) '
-                           r'needs a GPU.*without --amp'):
+        with raises_stating(SystemExit, '--amp', 'AmpOptimWrapper', 'GPU'):
             run_tool(TRAIN, CONFIG, '--work-dir', tmp_path, *option)
 
 
@@ -225,7 +225,7 @@ def test_resume_arguments(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as info:
         tool.check_resume(cfg)
     assert 'epoch_2.pth' in str(info.value) and 'truncated' in str(info.value)
-    assert f'Other checkpoints there: {tmp_path / "epoch_1.pth"}' in str(info.value)
+    assert str(tmp_path / 'epoch_1.pth') in str(info.value)  # the one to resume from instead
 
 
 def test_cfg_options_with_spaces_are_refused(monkeypatch, capsys):
@@ -239,6 +239,7 @@ def test_auto_scale_lr_needs_the_config_key(monkeypatch):
         merged_config(monkeypatch, '--auto-scale-lr')
 
 
+@pytest.mark.slow
 def test_tensorboard_flag_logs_to_tensorboard(tmp_path, monkeypatch):
     from mmengine.runner import Runner
 

@@ -110,18 +110,18 @@ def test_full_disk_leaves_no_partial_file_and_says_why(tmp_path, monkeypatch, fa
     assert isinstance(error, OSError) and error.errno == errno.ENOSPC
     assert (error.path, error.needed) == (str(path), 3 * 2**20)
     assert error.free > 0
-    assert str(error).startswith(f'[Errno 28] could not write {path}: No space left on device.'
-                                 f' It needs 3.0 MiB ({3 * 2**20} bytes); free on its '
-                                 'filesystem: ')
-    assert 'Free some space' in str(error) and 'No partial file was left' in str(error)
+    # the file, the cause, what it needs, the fix, and that nothing was left behind
+    for fact in (str(path), 'No space left on device', '3.0 MiB', 'Free some space',
+                 'No partial file'):
+        assert fact in str(error), fact
     assert os.listdir(tmp_path) == ['epoch_2.pth']  # no .epoch_2.pth.partial
     assert path.read_bytes() == b'the previous checkpoint'
 
 
 @pytest.mark.parametrize('code, advice', [
-    (errno.EROFS, 'is on a read-only file system: write to a folder on a writable one'),
-    (errno.EACCES, 'This user may not write in'),
-    (errno.EIO, 'Fix the cause above or write to another folder'),
+    (errno.EROFS, 'writable'),
+    (errno.EACCES, 'user'),
+    (errno.EIO, 'another folder'),
 ])
 def test_write_errors_other_than_space_give_their_own_advice(tmp_path, monkeypatch, code,
                                                              advice):
@@ -133,9 +133,9 @@ def test_write_errors_other_than_space_give_their_own_advice(tmp_path, monkeypat
         write_file_atomically(str(tmp_path / 'epoch_1.pth'), b'x' * 100)
     message = str(info.value)
     assert info.value.errno == code and info.value.free is None
-    assert f'could not write {tmp_path / "epoch_1.pth"}: {os.strerror(code)}. ' in message
-    assert advice in message and 'No partial file was left' in message
-    assert 'Free some space' not in message and 'free on its filesystem' not in message
+    assert str(tmp_path / 'epoch_1.pth') in message and os.strerror(code) in message
+    assert advice in message and 'No partial file' in message
+    assert 'Free some space' not in message
 
 
 def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):

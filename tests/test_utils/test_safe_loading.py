@@ -52,6 +52,7 @@ def test_a_code_running_pickle_is_still_refused(tmp_path):
         scoped_load(path)
 
 
+@pytest.mark.slow
 def test_history_buffer_statistics_load_in_a_process_that_made_no_buffer(tmp_path,
                                                                          monkeypatch):
     buffer = HistoryBuffer()
@@ -64,6 +65,7 @@ def test_history_buffer_statistics_load_in_a_process_that_made_no_buffer(tmp_pat
     assert loaded['buffer'].mean() == 1.0
 
 
+@pytest.mark.slow
 def test_importing_cgh_mm_leaves_torch_and_matplotlib_as_they_were():
     # what the stack itself registers at import is taken as the user's state
     code = ('import torch, matplotlib, mmengine.runner, mmpretrain.models, mmcv.ops\n'

@@ -155,6 +155,8 @@ def loader_samples_per_s(data_root: Optional[str], batches: int, num_workers: in
     from mmengine.runner import Runner
     cfg = Config.fromfile(DATA_CONFIG).train_dataloader
     cfg.num_workers, cfg.persistent_workers = num_workers, num_workers > 0
+    # pinned memory only serves copies to a GPU (torch warns that it is unused otherwise)
+    cfg.pin_memory = cfg.get('pin_memory', False) and torch.cuda.is_available()
     with tempfile.TemporaryDirectory() as tmp:
         if data_root:
             cfg.dataset.data_root = data_root

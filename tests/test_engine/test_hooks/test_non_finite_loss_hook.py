@@ -9,6 +9,7 @@ from cgh_mm.utils import load_checkpoint_safely
 from tests.helpers import tiny_runner_cfg
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg = tiny_runner_cfg(tmp_path, max_epochs=2)
     cfg.default_hooks.checkpoint.update(interval=1, by_epoch=False)

@@ -2,6 +2,7 @@ import random
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -54,6 +55,7 @@ def _rank_round_trip(rank: int, tmp_dir: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_every_rank_gets_its_own_state_back(tmp_path):
     # fork: the children only draw a few numbers and talk over gloo, and
     # re-importing the stack in spawned children would cost most of the test

@@ -8,6 +8,7 @@ setups, DDP's gradient average over two half batches equals the full-batch
 gradient, and the all-gathered teacher keys fill the queue slots in the same
 order as one process's batch.
 """
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -17,6 +18,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from tests.helpers import tiny_cgh_cfg
+
+pytestmark = pytest.mark.slow
 
 BATCH_PER_PROCESS = 4
 STEPS = 3

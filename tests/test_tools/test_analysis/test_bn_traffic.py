@@ -1,23 +1,17 @@
 """tools/analysis/bn_traffic.py: bytes per step of shuffle-BN and SyncBN."""
-import importlib.util
 
 import pytest
 from mmengine.config import Config
+
+from tests.helpers import load_tool
 
 from ..dist_helpers import REPO
 
 TOOL = REPO / 'tools' / 'analysis' / 'bn_traffic.py'
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('bn_traffic', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bytes_per_step_by_collective():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     res = tool.bytes_per_step(world_size=8, batch_per_gpu=32, resolution=224, feat_dim=512,
                               trainable_params=1000, student_bn=[64, 128], teacher_bn=[64])
     shuffle, sync = res['shuffle-BN'], res['SyncBN']
@@ -32,9 +26,10 @@ def test_bytes_per_step_by_collective():
                for v in mode.values())
 
 
+@pytest.mark.slow
 def test_r50_counts_and_table(capsys):
     config = REPO / 'configs' / 'cgh' / 'cgh_resnet50_8xb32-coslr-200e_in1k.py'
-    tool = load_tool()
+    tool = load_tool(TOOL)
     counts = tool.model_counts(Config.fromfile(config))
     # ResNet-50: 53 BN layers (stem, 16 blocks x 3, 4 downsamples) + the fusion conv's BN
     assert len(counts['teacher_bn']) == len(counts['student_bn']) == 54

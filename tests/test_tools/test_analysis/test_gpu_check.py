@@ -64,11 +64,13 @@ def test_relation_errors_under_cpu_autocast():
     assert errors['plain product'] > 1e-3  # what float32 relations avoid
 
 
+@pytest.mark.slow
 def test_loader_throughput_on_generated_jpegs():
     init_default_scope('mmpretrain')
     assert load_tool().loader_samples_per_s(None, batches=2, num_workers=0) > 0
 
 
+@pytest.mark.slow
 def test_queues_agree_across_two_gloo_ranks():
     cfg = tiny_cgh_cfg(base_channels=16, queue_len=64)
     result = load_tool().rank_agreement(2, cfg, batch=4, resolution=32, steps=2,

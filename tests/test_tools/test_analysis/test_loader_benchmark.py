@@ -1,6 +1,7 @@
 """tools/analysis/loader_benchmark.py runs end to end on a few tiny samples (no timing)."""
-import importlib.util
 import re
+
+from tests.helpers import load_tool
 
 from ..dist_helpers import REPO
 
@@ -8,9 +9,7 @@ TOOL = REPO / 'tools' / 'analysis' / 'loader_benchmark.py'
 
 
 def test_benchmark_runs_and_prints_the_ratio(capsys):
-    spec = importlib.util.spec_from_file_location('loader_benchmark', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(TOOL)
     module.main(['--num-images', '3', '--samples', '2', '--rounds', '1', '--device', 'cpu',
                  '--batch-size', '2', '--device-repeats', '1'])
     out = capsys.readouterr().out

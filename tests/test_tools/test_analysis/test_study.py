@@ -4,6 +4,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import NARROW, SYNTHETIC_CONFIG
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -52,6 +54,7 @@ def test_refusals_name_the_reason():
     assert 'commit first' in study.refusal(dict(ok, dirty=True))
 
 
+@pytest.mark.slow
 def test_tiny_grid_records_resumes_and_refuses_smoke_runs(tmp_path):
     config = synthetic_knn_config(tmp_path / 'tiny.py')
     grid = tmp_path / 'grid.json'
@@ -87,6 +90,7 @@ def fake_run(method, seed, knn, budget='demo'):
                 query_size=50, knn_curve=[[1, knn - 5], [2, knn]])
 
 
+@pytest.mark.slow
 def test_report_draws_mean_std_and_every_run_from_the_file_only(tmp_path):
     results = tmp_path / 'results.jsonl'
     runs = [fake_run('cross', s, v) for s, v in enumerate((70.0, 72.0, 74.0))]
@@ -102,6 +106,7 @@ def test_report_draws_mean_std_and_every_run_from_the_file_only(tmp_path):
     assert osp.getsize(tmp_path / 'knn_per_epoch.png') > 10_000
 
 
+@pytest.mark.slow
 def test_report_refuses_an_empty_file(tmp_path):
     out = subprocess.run([sys.executable, STUDY, 'report', '--results', tmp_path / 'none.jsonl',
                           '--out-dir', tmp_path], capture_output=True, text=True)

@@ -77,6 +77,7 @@ def test_clear_errors(tmp_path, scalars_file):
         plot_health(str(no_health))
 
 
+@pytest.mark.slow
 def test_importing_and_plotting_leave_matplotlib_as_the_user_set_it(scalars_file, tmp_path):
     import subprocess
     import sys

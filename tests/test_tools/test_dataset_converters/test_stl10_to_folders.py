@@ -1,10 +1,11 @@
-import importlib.util
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.helpers import load_tool
 
 from ..dist_helpers import REPO, tool_env
 
@@ -40,6 +41,7 @@ def run(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_converts_all_splits_to_class_folders(tmp_path):
     data = make_stl10(tmp_path / 'stl10_binary')
     out = tmp_path / 'stl10'
@@ -60,6 +62,7 @@ def test_converts_all_splits_to_class_folders(tmp_path):
     assert sorted(p.name for p in (out / 'test').iterdir()) == ['airplane', 'bird']
 
 
+@pytest.mark.slow
 def test_truncated_or_mismatched_files_are_named(tmp_path):
     src = tmp_path / 'stl10_binary'
     make_stl10(src)
@@ -74,13 +77,12 @@ def test_truncated_or_mismatched_files_are_named(tmp_path):
     np.array([1, 2, 9, 1], dtype=np.uint8).tofile(src2 / 'train_y.bin')
     proc = run(src2, '--out', tmp_path / 'out2', '--splits', 'train')
     assert proc.returncode != 0
-    assert 'train_y.bin: label 9 at index 2 is outside 1..3' in proc.stderr
+    for fact in ('train_y.bin', 'label 9', 'index 2', '1..3'):
+        assert fact in proc.stderr, fact
 
 
 def test_reader_functions(tmp_path):
-    spec = importlib.util.spec_from_file_location('stl10_to_folders', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(TOOL)
     data = make_stl10(tmp_path / 'src')
     images = tool.read_stl10_images(str(tmp_path / 'src' / 'test_X.bin'))
     assert images.shape == (2, 96, 96, 3)

@@ -1,21 +1,15 @@
-import importlib.util
 
 import mmcv
 import numpy as np
 import pytest
 from mmpretrain.registry import DATASETS
 
+from tests.helpers import load_tool
+
 from ..dist_helpers import REPO
 
 TOOL = REPO / 'tools' / 'dataset_converters' / 'tinyimagenet_val_to_folders.py'
 LABELS = {'val_0.JPEG': 'n01443537', 'val_1.JPEG': 'n01629819', 'val_2.JPEG': 'n01443537'}
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('tinyimagenet_val_to_folders', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_tiny_imagenet(root):
@@ -33,7 +27,7 @@ def make_tiny_imagenet(root):
 
 def test_sorts_val_in_place_for_custom_dataset(tmp_path):
     root = make_tiny_imagenet(tmp_path / 'tiny-imagenet-200')
-    assert load_tool().sort_val(str(root)) == 3
+    assert load_tool(TOOL).sort_val(str(root)) == 3
     val = root / 'val'
     assert not (val / 'images').exists()
     for name, wnid in LABELS.items():
@@ -44,13 +38,13 @@ def test_sorts_val_in_place_for_custom_dataset(tmp_path):
     assert sorted(int(dataset.get_data_info(i)['gt_label']) for i in range(3)) == [0, 0, 1]
     assert dataset[0]['img'].shape == (64, 64, 3)
     with pytest.raises(FileNotFoundError, match='already sorted'):
-        load_tool().sort_val(str(root))
+        load_tool(TOOL).sort_val(str(root))
 
 
 def test_copy_to_out_keeps_source(tmp_path):
     root = make_tiny_imagenet(tmp_path / 'tiny')
     out = tmp_path / 'val_sorted'
-    assert load_tool().sort_val(str(root), str(out)) == 3
+    assert load_tool(TOOL).sort_val(str(root), str(out)) == 3
     assert len(list((root / 'val' / 'images').iterdir())) == 3
     assert sorted(p.name for p in (out / 'n01443537').iterdir()) == ['val_0.JPEG', 'val_2.JPEG']
 
@@ -59,15 +53,15 @@ def test_missing_and_unannotated_images_are_named_before_moving(tmp_path):
     root = make_tiny_imagenet(tmp_path / 'a')
     (root / 'val' / 'images' / 'val_1.JPEG').unlink()
     with pytest.raises(FileNotFoundError, match='val_1.JPEG'):
-        load_tool().sort_val(str(root))
+        load_tool(TOOL).sort_val(str(root))
     assert len(list((root / 'val' / 'images').iterdir())) == 2  # nothing moved
 
     root = make_tiny_imagenet(tmp_path / 'b')
     (root / 'val' / 'images' / 'stray.JPEG').write_bytes(b'x')
     with pytest.raises(ValueError, match='stray.JPEG'):
-        load_tool().sort_val(str(root))
+        load_tool(TOOL).sort_val(str(root))
 
     root = make_tiny_imagenet(tmp_path / 'c')
     (root / 'wnids.txt').write_text('n01443537\n')
     with pytest.raises(ValueError, match='n01629819'):
-        load_tool().sort_val(str(root))
+        load_tool(TOOL).sort_val(str(root))

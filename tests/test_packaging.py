@@ -1,4 +1,5 @@
-"""What a pip user gets: every third-party module cgh_mm imports is a declared requirement."""
+"""What a pip user gets: every third-party module that cgh_mm, or a tool the wheel ships
+(``cgh_mm/.mim/tools``), imports is a declared requirement."""
 import ast
 import configparser
 import glob
@@ -6,6 +7,8 @@ import os.path as osp
 import re
 import sys
 from importlib.metadata import packages_distributions
+
+import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 USER_CHOICE = {'torch', 'torchvision'}  # the CPU or CUDA build is the user's to install
@@ -38,18 +41,23 @@ def declared_requirements() -> set:
             for line in lines if line.strip() and not line.strip().startswith('#')}
 
 
-def test_every_third_party_import_is_declared():
+@pytest.mark.parametrize('folder', ['cgh_mm', 'tools'])
+def test_every_third_party_import_is_declared(folder):
     distributions = packages_distributions()
     declared = declared_requirements()
+    # a tool imports its siblings by file name (the script's folder is on sys.path)
+    local = {osp.splitext(osp.basename(p))[0]
+             for p in glob.glob(osp.join(ROOT, folder, '**', '*.py'), recursive=True)}
     undeclared = {}
-    for module, path in imported_modules(osp.join(ROOT, 'cgh_mm')).items():
-        if module in sys.stdlib_module_names or module == 'cgh_mm' or module in USER_CHOICE:
+    for module, path in imported_modules(osp.join(ROOT, folder)).items():
+        if (module in sys.stdlib_module_names or module == 'cgh_mm' or module in USER_CHOICE
+                or module in local):
             continue
         dists = {d.lower().replace('_', '-') for d in distributions.get(module, [module])}
         if not dists & declared:
             undeclared[module] = (path, sorted(dists))
     assert not undeclared, (
-        f'imported by cgh_mm but not in setup.cfg install_requires: {undeclared}')
+        f'imported by {folder} but not in setup.cfg install_requires: {undeclared}')
 
 
 def test_the_check_sees_imports_inside_functions(tmp_path):

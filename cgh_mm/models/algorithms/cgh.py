@@ -149,10 +149,15 @@ class CGH(BaseSelfSupervisor):
         if self._pending_keys is None:
             return
         keys, self._pending_keys = self._pending_keys, None
-        slots = self.queue_ptr + torch.arange(keys[0].shape[0], device=self.queue_ptr.device)
+        slots, next_ptr = self._pending_slots(keys)
         for queue, queue_keys in zip((self.global_queue, self.hypercolumn_queue), keys):
             queue.index_copy_(0, slots, queue_keys.to(queue.dtype))
-        self.queue_ptr.copy_((slots[-1:] + 1) % self.queue_len)
+        self.queue_ptr.copy_(next_ptr)
+
+    def _pending_slots(self, keys: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The queue rows that ``keys`` go to, and the pointer after them (on the device)."""
+        slots = self.queue_ptr + torch.arange(keys[0].shape[0], device=self.queue_ptr.device)
+        return slots, (slots[-1:] + 1) % self.queue_len
 
     @torch.no_grad()
     def _update_teacher(self) -> None:
@@ -251,12 +256,11 @@ def _state_dict_with_pending_keys(module: CGH, state_dict: dict, prefix: str,
     still need, are not touched."""
     if module._pending_keys is None:
         return
-    ptr = module.queue_ptr
-    slots = ptr + torch.arange(module._pending_keys[0].shape[0], device=ptr.device)
+    slots, next_ptr = module._pending_slots(module._pending_keys)
     for name, keys in zip(('global_queue', 'hypercolumn_queue'), module._pending_keys):
         queue = state_dict[prefix + name]
         state_dict[prefix + name] = queue.index_copy(0, slots, keys.to(queue.dtype))
-    state_dict[prefix + 'queue_ptr'] = (slots[-1:] + 1) % module.queue_len
+    state_dict[prefix + 'queue_ptr'] = next_ptr
 
 
 def _drop_pending_keys(module: CGH, incompatible_keys) -> None:

@@ -1,4 +1,3 @@
-import os.path as osp
 import sys
 from typing import Optional, Sequence
 
@@ -39,12 +38,14 @@ class StrictPretrainedInit(PretrainedInit):
             raise ValueError(f'{name} has zero_init_residual=True, which would overwrite the '
                              'loaded weights after StrictPretrained runs. Set '
                              '`zero_init_residual=False` in the backbone config.')
-        if not osp.isfile(self.checkpoint):
+        try:  # check_checkpoint_file finds a missing file; this names the config key
+            state = read_state_dict(self.checkpoint, self.map_location)
+        except FileNotFoundError:
             raise FileNotFoundError(
                 f'init_cfg.checkpoint of {name} is {self.checkpoint!r}, which does not exist. '
                 'Point it at a CGH checkpoint or a backbone file of tools/model_converters/'
-                'cgh2backbone.py, e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH.')
-        state = read_state_dict(self.checkpoint, self.map_location)
+                'cgh2backbone.py, e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH.'
+            ) from None
         if self.prefix:
             state = strip_prefix(state, self.prefix.rstrip('.') + '.', self.checkpoint)
         loaded = load_state_dict_strictly(

@@ -70,7 +70,6 @@ def detectron2_checkpoint(backbone: Mapping[str, Tensor]) -> Dict[str, object]:
     return {'model': model, '__author__': 'cgh-mm', 'matching_heuristics': True}
 
 
-
 def convert(checkpoint: str, output: str, teacher: bool = False, fmt: str = 'openmmlab') -> None:
     """Read ``checkpoint``, write the chosen backbone to ``output`` in format ``fmt``."""
     if fmt not in OUTPUT_FORMATS:

@@ -1,6 +1,7 @@
 """Launch helpers shared by ``tools/train.py`` and ``tools/test.py`` (imported as ``launch``:
 a script's own folder is the first entry of ``sys.path``)."""
 import argparse
+import gc
 import os
 import os.path as osp
 import sys
@@ -71,6 +72,21 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
     print_log('no GPU is visible: distributed training on CPU with gloo '
               '(env_cfg.dist_cfg.backend=gloo, model_wrapper_cfg.device_ids=None, '
               'broadcast_buffers=False)', logger='current')
+
+
+def destroy_distributed() -> None:
+    """Destroy the process group and free it while the interpreter is alive; call it once
+    the Runner is released.
+
+    A gloo thread frees each finished collective's tensors. If it does so during the
+    interpreter's exit, it dies taking the GIL and a run that has finished aborts
+    ("terminate called without an active exception", SIGABRT). Freeing the group joins its
+    threads first; the Runner holds the group (through its DDP wrapper) in reference
+    cycles, hence the collection.
+    """
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    gc.collect()
 
 
 def find_sync_bn(cfg: Any, prefix: str = '') -> List[str]:

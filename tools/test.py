@@ -6,7 +6,12 @@ downstream config, e.g. a linear probe); a pretraining config has none.
 import argparse
 
 import mmengine
-from launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed  # tools/launch.py
+from launch import (  # tools/launch.py
+    apply_launch_args,
+    destroy_distributed,
+    parse_launch_args,
+    prepare_cpu_distributed,
+)
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
@@ -55,6 +60,8 @@ def main() -> None:
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
+    del runner
+    destroy_distributed()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
 

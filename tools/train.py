@@ -8,7 +8,12 @@ import socket
 import time
 from typing import Optional
 
-from launch import apply_launch_args, parse_launch_args, prepare_cpu_distributed  # tools/launch.py
+from launch import (  # tools/launch.py
+    apply_launch_args,
+    destroy_distributed,
+    parse_launch_args,
+    prepare_cpu_distributed,
+)
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 from mmengine.runner import Runner, find_latest_checkpoint
@@ -139,6 +144,7 @@ def main() -> None:
     check_resume(cfg)
     prepare_cpu_distributed(cfg, args.launcher)
     Runner.from_cfg(cfg).train()
+    destroy_distributed()
 
 
 if __name__ == '__main__':

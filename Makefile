@@ -29,8 +29,8 @@ lint: $(ENV_READY)
 		$(PY) -m ruff check cgh_mm tools tests configs; \
 	else echo "ruff is not installed in $(PY): lint skipped"; fi
 
-# The tests' models are tiny: with one torch thread per process make test-fast takes 1.5 min
-# on 2 cores, idle or shared with training runs; two threads contend with other work.
+# The tests' models are tiny: with one torch thread per process make test-fast takes 1 to 2 min
+# on 2 cores, idle or shared with training runs (README); two threads contend with other work.
 test test-fast: export OMP_NUM_THREADS ?= 1
 
 test: lint

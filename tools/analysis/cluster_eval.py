@@ -10,7 +10,9 @@ from typing import Dict, Tuple
 import numpy as np
 from feature_sets import add_feature_arguments, feature_sets_from_args  # tools/analysis/
 from scipy.optimize import linear_sum_assignment
+from sklearn import metrics
 from sklearn.cluster import KMeans
+from sklearn.metrics.cluster import contingency_matrix
 
 from cgh_mm.utils import write_file_atomically
 
@@ -29,8 +31,6 @@ def _label_pair(labels_true, labels_pred) -> Tuple[np.ndarray, np.ndarray]:
 def hungarian_accuracy(labels_true, labels_pred) -> float:
     """Fraction of ``(N,)`` samples whose cluster, matched one-to-one to a class for the
     most hits, is their class; clusters left unmatched count as wrong."""
-    from sklearn.metrics.cluster import contingency_matrix
-
     labels_true, labels_pred = _label_pair(labels_true, labels_pred)
     counts = contingency_matrix(labels_pred, labels_true)  # (clusters, classes)
     rows, cols = linear_sum_assignment(counts, maximize=True)
@@ -40,8 +40,6 @@ def hungarian_accuracy(labels_true, labels_pred) -> float:
 def clustering_metrics(labels_true, labels_pred) -> Dict[str, float]:
     """NMI, AMI, ARI (scikit-learn) and Hungarian accuracy of ``(N,)`` integer labels;
     each in ``[0, 1]`` (ARI and AMI can be slightly negative)."""
-    from sklearn import metrics
-
     labels_true, labels_pred = _label_pair(labels_true, labels_pred)
     return dict(
         nmi=float(metrics.normalized_mutual_info_score(labels_true, labels_pred)),

@@ -32,10 +32,13 @@ SCHEDULE = {'max_epochs', 'param_scheduler', 'train_cfg.max_epochs',
             'default_hooks.checkpoint.interval'}
 GLOBAL = {'model.backbone.out_indices', 'model.hypercolumn_neck', 'model.head.teaching',
           'model.head.global_weight'}
+LAYER234 = {'model.backbone.out_indices', 'model.hypercolumn_neck.stage_indices',
+            'model.hypercolumn_neck.in_channels'}
 
 
 @pytest.mark.parametrize('name, base, expected', [
     ('configs/study/cgh-same_resnet18_1xb64-6e_fashion-mnist.py', DEMO, {'model.head.teaching'}),
+    ('configs/study/cgh-l234_resnet18_1xb64-6e_fashion-mnist.py', DEMO, LAYER234),
     ('configs/study/cgh-global_resnet18_1xb64-6e_fashion-mnist.py', DEMO, GLOBAL),
     ('configs/study/cgh-infonce_resnet18_1xb64-6e_fashion-mnist.py', DEMO,
      {'model.head.alpha', 'custom_hooks'}),
@@ -52,6 +55,11 @@ def test_study_config_differs_from_its_peer_only_as_declared(name, base, expecte
         assert (warmup['end'], cosine['begin'], cosine['end'], cosine['T_max']) == (1, 1, 18, 17)
     if name.endswith('infonce_resnet18_1xb64-6e_fashion-mnist.py'):
         assert cfg['custom_hooks'] == [dict(type='CGHHealthHook')]  # no alpha warm-up
+    if expected == LAYER234:  # layer2 (8 x 8), layer3 (4 x 4), layer4 (2 x 2) at 32 px
+        model = MODELS.build(cfg['model'])
+        feats = model.backbone(torch.randn(2, 3, 32, 32))
+        assert [tuple(f.shape[1:]) for f in feats] == [(32, 8, 8), (64, 4, 4), (128, 2, 2)]
+        assert model.hypercolumn_neck(feats)[0].shape == (2, 128)
     if cfg['model']['type'] == 'CGH':
         model = MODELS.build(dict(cfg['model'], queue_len=128)).train()
         losses = model.loss([torch.randn(4, 3, 32, 32) for _ in range(2)], None)

@@ -41,6 +41,7 @@ GRID = {
         'global': 'configs/study/cgh-global_resnet18_1xb64-6e_fashion-mnist.py',
         'same': 'configs/study/cgh-same_resnet18_1xb64-6e_fashion-mnist.py',
         'cross': DEMO,
+        'cross-l234': 'configs/study/cgh-l234_resnet18_1xb64-6e_fashion-mnist.py',
     },
     '3x': {
         'cross': 'configs/study/cgh_resnet18_1xb64-18e_fashion-mnist.py',
@@ -252,7 +253,8 @@ def report(args: argparse.Namespace) -> None:
     for r in results:
         groups[r['budget'], r['method']].append(r)
     order = {m: i for i, m in enumerate(
-        ['raw-pixels', 'random-init', 'mocov2', 'infonce', 'global', 'same', 'cross'])}
+        ['raw-pixels', 'random-init', 'mocov2', 'infonce', 'global', 'same', 'cross',
+         'cross-l234'])}
     keys = sorted(groups, key=lambda k: (k[0] != 'demo', k[0], order.get(k[1], 99), k[1]))
     first = results[0]
     lines = [

@@ -234,6 +234,13 @@ def die_with_parent(parent_pid: int) -> None:
 
 def run_one(args: argparse.Namespace) -> None:
     """One run in this process; its result as JSON in ``args.out``."""
+    if args.parent_pid:  # first: the imports below take seconds
+        die_with_parent(args.parent_pid)
+    if args.lock_fd is None:  # started by hand, not by `run` (which holds the lock)
+        try:
+            args.lock_fd = lock_work_dir(args.work_dir)
+        except WorkDirBusyError as err:
+            sys.exit(f'study.py one: {err}.')
     from types import SimpleNamespace
 
     import torch
@@ -241,13 +248,6 @@ def run_one(args: argparse.Namespace) -> None:
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
     from training_curves import load_scalars, scalar_series  # tools/analysis/
-    if args.parent_pid:
-        die_with_parent(args.parent_pid)
-    if args.lock_fd is None:  # started by hand, not by `run` (which holds the lock)
-        try:
-            args.lock_fd = lock_work_dir(args.work_dir)
-        except WorkDirBusyError as err:
-            sys.exit(f'study.py one: {err}.')
     torch.set_num_threads(args.threads)
     try:
         state = checkout_state()

@@ -315,6 +315,10 @@ def test_stopping_run_stops_its_training(tmp_path):
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             (child, ) = wait_for(lambda: children_of_run(tmp_path / 'runs'))
+            work_dir = tmp_path / 'runs' / 'demo' / 'cross' / 'seed0'
+            started = len(list(work_dir.glob('2*_*')))
+            # training has begun: the Runner wrote its timestamped folder
+            wait_for(lambda: len(list(work_dir.glob('2*_*'))) > started)  # noqa: B023
             parent.send_signal(stop)
             _, err = parent.communicate(timeout=60)
             wait_for(lambda: gone(child), timeout=30)  # noqa: B023 (called in the loop)

@@ -125,9 +125,16 @@ def main() -> None:
           f'MoCo v2 {train_time["MoCo"]:.0f} s')
     print(f'  kNN top-1 (k=20, T=0.07, {n_query} test images, {n_memory} train images as '
           'memory bank)')
-    # The same protocol and budget in the multi-seed study (docs/study.md), if recorded.
-    recorded = [r for r in study.load_results(study.RESULTS)
-                if r['budget'] == 'demo' and r['memory_size'] == n_memory]
+    # The same protocol, budget and configs in the multi-seed study (docs/study.md), if
+    # recorded: each run once, only runs evaluated as this one was.
+    protocol = dict(memory_size=n_memory, query_size=n_query, knn_k=20, knn_temperature=0.07)
+    try:
+        recorded = [r for r in study.recorded_runs(study.RESULTS)[0]
+                    if r['budget'] == 'demo' and all(r[k] == v for k, v in protocol.items())
+                    and study.GRID['demo'].get(r['method']) == r['config']]
+    except study.ResultsFileError as err:  # this run's numbers are still printed
+        print(f'  (no comparison with the study: {err})')
+        recorded = []
     print(f'    {"":<13}{"this run":>8}   study ({osp.relpath(study.RESULTS, ROOT)})')
     for name, method in (('raw pixels', 'raw-pixels'), ('random init', 'random-init'),
                          ('MoCo', 'mocov2'), ('CGH', 'cross')):

@@ -102,3 +102,25 @@ def test_sweep_writes_a_plot_and_one_row_per_setting(tmp_path, capsys, monkeypat
         assert time_ratio == pytest.approx(step_cgh / step_moco, rel=0.02)
         assert efficiency == pytest.approx(time_ratio / macs_ratio, rel=0.02, abs=0.01)
     assert png.exists() and png.stat().st_size > 1000
+
+
+def test_global_only_cgh_counts_its_one_context(tmp_path):
+    """--cgh-config of a teaching='global' model (no hypercolumn branch): its MACs count
+    the global context only."""
+    from mmengine.registry import init_default_scope
+
+    import cgh_mm.models  # noqa: F401  (registers CGH)
+    config = tmp_path / 'cgh_global.py'
+    config.write_text(
+        f"_base_ = [{os.path.join(REPO_ROOT, 'configs/_base_/models/cgh_r18.py')!r}]\n"
+        "model = dict(backbone=dict(out_indices=(3, )), hypercolumn_neck=None,\n"
+        "             head=dict(teaching='global'))\n")
+    benchmark = load_benchmark()
+    init_default_scope('mmpretrain')
+    args = benchmark.parse_args(TINY + ['--cgh-config', str(config)])
+    model = benchmark.build('CGH', args)[0]
+    assert model.hypercolumn_neck is None
+    longer = benchmark.parse_args(TINY[:4] + ['--queue-len', '128', '--cgh-config', str(config)])
+    # one more slot: the student's relation (x2) and the teacher's, of one context
+    assert benchmark.step_macs('CGH', model, longer) - benchmark.step_macs('CGH', model, args) \
+        == 3 * 4 * model.feat_dim * 64

@@ -78,7 +78,7 @@ def step_macs(name: str, model: nn.Module, args: argparse.Namespace) -> int:
         def forward(self, images: torch.Tensor) -> torch.Tensor:
             feats = self.model.backbone(images)
             out = [self.model.neck((feats[-1], ))[0]]
-            if name == 'CGH':
+            if getattr(self.model, 'hypercolumn_neck', None) is not None:  # not 'global'
                 out.append(self.model.hypercolumn_neck(feats)[0])
             return torch.cat(out, dim=1)
 
@@ -88,7 +88,9 @@ def step_macs(name: str, model: nn.Module, args: argparse.Namespace) -> int:
                  .uncalled_modules_warnings(False).total())
     model.train()
     feat_dim = model.feat_dim if name == 'CGH' else model.queue.shape[0]
-    relations = (6 if name == 'CGH' else 2) * args.batch * feat_dim * args.queue_len
+    # per context: the student's relation (x2) and the teacher's; MoCo: its negatives (x2)
+    contexts = 1 if name != 'CGH' or model.hypercolumn_neck is None else 2
+    relations = (3 * contexts if name == 'CGH' else 2) * args.batch * feat_dim * args.queue_len
     return 4 * per_image * args.batch + relations
 
 

@@ -35,18 +35,20 @@ def bn_channels(module: nn.Module) -> List[int]:
 
 def bytes_per_step(world_size: int, batch_per_gpu: int, resolution: int, feat_dim: int,
                    trainable_params: int, student_bn: Sequence[int],
-                   teacher_bn: Sequence[int]) -> Dict[str, Dict[str, float]]:
+                   teacher_bn: Sequence[int], contexts: int = 2) -> Dict[str, Dict[str, float]]:
     """Bytes one rank receives in one step, per mode and per collective.
 
     Args:
         world_size: number of GPUs ``W``.
         batch_per_gpu: images per GPU ``N``.
         resolution: side of the square teacher view.
-        feat_dim: embedding size ``C`` of each of the two contexts.
+        feat_dim: embedding size ``C`` of each context.
         trainable_params: parameters whose gradients DDP all-reduces.
         student_bn: channels of every BN layer of one student step, a layer once per
             forward pass through it.
         teacher_bn: channels of every BN layer of the teacher's forward.
+        contexts: embeddings per image: 2 (global and hypercolumn), 1 with
+            ``teaching='global'``.
 
     Returns:
         ``{'shuffle-BN': {collective: bytes}, 'SyncBN': {collective: bytes}}``.
@@ -56,12 +58,12 @@ def bytes_per_step(world_size: int, batch_per_gpu: int, resolution: int, feat_di
     ring = 2.0 * (w - 1) / w  # share received by a ring all-reduce
     common = {
         'DDP gradient all-reduce': ring * trainable_params * FLOAT_BYTES,
-        'teacher keys for the queues': gather * 2 * n * feat_dim * FLOAT_BYTES,
+        'teacher keys for the queues': gather * contexts * n * feat_dim * FLOAT_BYTES,
     }
     shuffle = {
         'teacher images all-gather': gather * n * 3 * resolution**2 * FLOAT_BYTES,
         'shuffle index broadcast': (w * n * INDEX_BYTES) if w > 1 else 0.0,
-        'teacher embeddings unshuffle': gather * 2 * n * feat_dim * FLOAT_BYTES,
+        'teacher embeddings unshuffle': gather * contexts * n * feat_dim * FLOAT_BYTES,
     }
     sync = {
         # mean, invstd (C each) and the count of every layer, student and teacher
@@ -76,16 +78,19 @@ def bytes_per_step(world_size: int, batch_per_gpu: int, resolution: int, feat_di
 def model_counts(cfg: Config) -> dict:
     """Trainable parameters and BN channels of one student / teacher step of ``cfg.model``
     (BN layers and their count of forward passes: local crops go through the backbone
-    and the global neck again)."""
+    and the global neck again), and the embeddings per image (no hypercolumn branch with
+    ``teaching='global'``)."""
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     import cgh_mm.models  # noqa: F401  (registers CGH)
     model = MODELS.build(cfg.model)
     backbone_and_neck = bn_channels(model.backbone) + bn_channels(model.neck)
-    hypercolumn = bn_channels(model.hypercolumn_neck)
+    with_hypercolumn = model.hypercolumn_neck is not None
+    hypercolumn = bn_channels(model.hypercolumn_neck) if with_hypercolumn else []
     return dict(
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         student_bn=(1 + model.num_local_crops) * backbone_and_neck + hypercolumn,
-        teacher_bn=backbone_and_neck + hypercolumn, feat_dim=model.feat_dim)
+        teacher_bn=backbone_and_neck + hypercolumn, feat_dim=model.feat_dim,
+        contexts=2 if with_hypercolumn else 1)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -111,7 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for w in args.world_sizes:
         res = bytes_per_step(w, batch, args.resolution, counts['feat_dim'],
                              counts['trainable_params'], counts['student_bn'],
-                             counts['teacher_bn'])
+                             counts['teacher_bn'], counts['contexts'])
         shuffle, sync = res['shuffle-BN'], res['SyncBN']
         sync_bn = sync['SyncBN forward statistics'] + sync['SyncBN backward sums']
         print(f'{w:>5} {sum(shuffle.values()) / 1e6:>11.1f} '

@@ -3,7 +3,9 @@
 Plots, per checkpoint and image, the EMA teacher's relations to the queue (softmax of
 ``relation_logits`` / the head's teacher temperatures) in both contexts and their agreement:
 ``KL(global || hypercolumn)`` and the overlap of their top-k slots; for several checkpoints
-also the agreement over training. Writes PNGs and ``agreement.json``; prints their paths.
+also the agreement over training. A model with ``teaching='global'`` has no hypercolumn
+branch: its global relations are drawn alone, with no agreement. Writes PNGs and
+``agreement.json``; prints their paths.
 """
 import argparse
 import io
@@ -69,13 +71,14 @@ def load_images(cfg: Config, args: argparse.Namespace) -> list:
 
 @torch.no_grad()
 def teacher_relations(model, images: list) -> list:
-    """The teacher's global and hypercolumn relations of ``images``, ``(N, K)`` each."""
+    """The teacher's global and hypercolumn relations of ``images``, ``(N, K)`` each; the
+    hypercolumn one None for a model without that branch (``teaching='global'``)."""
     batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
     inputs = model.data_preprocessor(dict(inputs=batch, data_samples=None), False)['inputs']
     temps = (model.head.teacher_global_temp, model.head.teacher_hypercolumn_temp)
-    return [torch.softmax(relation_logits(emb, queue) / temp, dim=1) for emb, queue, temp in
-            zip(model.embed(inputs, teacher=True),
-                (model.global_queue, model.hypercolumn_queue), temps)]
+    return [None if emb is None else torch.softmax(relation_logits(emb, queue) / temp, dim=1)
+            for emb, queue, temp in zip(model.embed(inputs, teacher=True),
+                                        (model.global_queue, model.hypercolumn_queue), temps)]
 
 
 def save_figure(fig: Figure, title: str, path: str) -> None:
@@ -89,23 +92,28 @@ def save_figure(fig: Figure, title: str, path: str) -> None:
 
 def plot_relations(images: list, relations: list, kl, overlap, topk: int, slots: int,
                    title: str, path: str) -> None:
-    """One row per image: the image, then both relations over the global top slots."""
+    """One row per image: the image, then each relation the model has over the global
+    top slots (``kl``/``overlap`` None without a hypercolumn relation)."""
+    drawn = [(rel, name, colour) for rel, name, colour in zip(
+        relations, ('global', 'hypercolumn'), ('tab:blue', 'tab:orange')) if rel is not None]
     slots = min(slots, relations[0].shape[1])
-    fig = Figure(figsize=(13, 2.4 * len(images)))
-    axes = fig.subplots(len(images), 3, squeeze=False, width_ratios=[1, 3, 3])
+    fig = Figure(figsize=(1 + 6 * len(drawn), 2.4 * len(images)))
+    axes = fig.subplots(len(images), 1 + len(drawn), squeeze=False,
+                        width_ratios=[1] + [3] * len(drawn))
     for i, img in enumerate(images):
         order = relations[0][i].argsort(descending=True)[:slots]
         axes[i, 0].imshow(img[..., ::-1])
         axes[i, 0].set_axis_off()
-        axes[i, 0].set_title(f'KL {kl[i]:.3f}\ntop-{topk} overlap {overlap[i]:.2f}', fontsize=8)
-        for ax, rel, name, colour in zip(axes[i, 1:], relations, ('global', 'hypercolumn'),
-                                         ('tab:blue', 'tab:orange')):
+        axes[i, 0].set_title('global only' if kl is None else
+                             f'KL {kl[i]:.3f}\ntop-{topk} overlap {overlap[i]:.2f}', fontsize=8)
+        for ax, (rel, name, colour) in zip(axes[i, 1:], drawn):
             ax.bar(np.arange(slots), rel[i, order].numpy(), color=colour)
             ax.set_title(f'teacher {name} relation (max {rel[i].max():.3f})', fontsize=8)
             ax.set_ylabel('p(slot)', fontsize=8)
-        axes[i, 2].set_ylim(axes[i, 1].get_ylim())
+            ax.set_ylim(axes[i, 1].get_ylim())
     axes[-1, 1].set_xlabel(f'queue slots, the {slots} highest of the global relation')
-    axes[-1, 2].set_xlabel(f'the same {slots} slots')
+    if len(drawn) > 1:
+        axes[-1, 2].set_xlabel(f'the same {slots} slots')
     save_figure(fig, title, path)
 
 
@@ -158,27 +166,36 @@ def main() -> None:
                                  'Pass the CGH config (and --cfg-options) it was trained with.')
         meta = loaded.get('meta') or {}
         relations = teacher_relations(model, images)
-        kl, overlap = kl_divergence(*relations), topk_overlap(*relations, args.topk)
         tag = osp.splitext(osp.basename(checkpoint))[0]
         title = f'{tag}: teacher relations over a queue of {relations[0].shape[1]}'
+        from_meta = isinstance(meta.get('iter'), int)  # the training iteration if known
+        rows.append(dict(checkpoint=checkpoint, step=meta['iter'] if from_meta else index,
+                         from_meta=from_meta, global_max=relations[0].max(dim=1)[0].tolist()))
+        if relations[1] is None:  # teaching='global': nothing to agree with
+            plot_relations(images, relations, None, None, args.topk, args.plot_slots, title,
+                           osp.join(args.out_dir, f'relations_{tag}.png'))
+            rows[-1].update(kl=None, overlap=None)
+            print(f"{checkpoint}: global relations only (teaching='global', no hypercolumn "
+                  f'branch), mean largest probability {relations[0].max(dim=1)[0].mean():.4f}')
+            continue
+        kl, overlap = kl_divergence(*relations), topk_overlap(*relations, args.topk)
         plot_relations(images, relations, kl, overlap, args.topk, args.plot_slots, title,
                        osp.join(args.out_dir, f'relations_{tag}.png'))
         plot_agreement(np.arange(len(kl)), kl, overlap, args.topk, 'image', title,
                        osp.join(args.out_dir, f'agreement_{tag}.png'))
-        from_meta = isinstance(meta.get('iter'), int)  # the training iteration if known
-        rows.append(dict(checkpoint=checkpoint, step=meta['iter'] if from_meta else index,
-                         from_meta=from_meta, kl=kl.tolist(), overlap=overlap.tolist()))
+        rows[-1].update(kl=kl.tolist(), overlap=overlap.tolist())
         print(f'{checkpoint}: mean KL {kl.mean():.4f} nats, mean top-{args.topk} overlap '
               f'{overlap.mean():.3f}')
-    if len(rows) > 1:
+    if len(rows) > 1 and model.hypercolumn_queue is not None:
         plot_agreement([r['step'] for r in rows], [r['kl'] for r in rows],
                        [r['overlap'] for r in rows], args.topk,
                        'iteration' if all(r['from_meta'] for r in rows) else 'checkpoint',
                        'teacher relation agreement over training (mean +- std over images)',
                        osp.join(args.out_dir, 'agreement_over_training.png'))
     summary = osp.join(args.out_dir, 'agreement.json')
-    write_file_atomically(summary, json.dumps(dict(topk=args.topk, checkpoints=rows),
-                                              indent=1).encode())
+    contexts = ['global'] + (['hypercolumn'] if model.hypercolumn_queue is not None else [])
+    write_file_atomically(summary, json.dumps(dict(topk=args.topk, contexts=contexts,
+                                                   checkpoints=rows), indent=1).encode())
     print(summary)
 
 

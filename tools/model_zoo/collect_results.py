@@ -207,18 +207,27 @@ def update_metafile(metafile: Dict[str, Any], name: str, results: List[Dict[str,
     ] + list(results)
 
 
+def in_table(model: Dict[str, Any], table: str) -> bool:
+    """Whether ``model`` has a row in ``table``: the table its ``Metadata.Benchmark`` names;
+    the ``knn`` table also lists the models with kNN results and the pretraining models
+    with a kNN monitor (``Evaluation Data``)."""
+    meta = model.get('Metadata') or {}
+    if table == 'knn':
+        return any(r.get('Task') == KNN_TASK for r in model.get('Results') or []) or \
+            meta.get('Benchmark') == 'pretraining' and bool(meta.get('Evaluation Data'))
+    return meta.get('Benchmark') == table
+
+
 def render_table(metafile: Dict[str, Any], table: str) -> str:
-    """Markdown table of the models whose ``Metadata.Benchmark`` is ``table`` (``knn``:
-    pretraining models with ``Evaluation Data``, i.e. a kNN monitor), with their results
-    or "not yet measured". The Dataset column is what the results were measured on."""
+    """Markdown table of the models :func:`in_table` puts in ``table``, with the results
+    of its kind (kNN results in ``knn``, the others in the model's benchmark table) or
+    "not yet measured". The Dataset column is what the results were measured on."""
     rows, data_key = [], 'Training Data' if table == 'pretraining' else 'Evaluation Data'
     for model in metafile.get('Models') or []:
-        meta = model.get('Metadata') or {}
-        results = [r for r in model.get('Results') or []
-                   if (r.get('Task') == KNN_TASK) == (table == 'knn')]
-        if results or meta.get('Benchmark') == table or table == 'knn' and meta.get(
-                'Benchmark') == 'pretraining' and meta.get(data_key):
-            rows.append((model, meta, results))
+        if in_table(model, table):
+            results = [r for r in model.get('Results') or []
+                       if (r.get('Task') == KNN_TASK) == (table == 'knn')]
+            rows.append((model, model.get('Metadata') or {}, results))
     columns = list(dict.fromkeys(c for *_, rs in rows for r in rs for c in r['Metrics']))
     header = ['Model', 'Dataset'] + (columns or ['Result']) + ['Source']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)]
@@ -226,8 +235,14 @@ def render_table(metafile: Dict[str, Any], table: str) -> str:
         metrics = {k: v for r in results for k, v in r['Metrics'].items()}
         cells = [f'{metrics[c]:.4g}' if c in metrics else
                  '—' if results else 'not yet measured' for c in columns or ['Result']]
-        source = 'measured with cgh-mm, {Hardware}, {Date}, {Evaluation}'.format(
-            **results[-1]['Source']) if results else '—'
+        # results of different runs (a later evaluation of part of the metrics) each
+        # name the run they come from
+        sources: Dict[str, List[str]] = {}
+        for r in results:
+            sources.setdefault('measured with cgh-mm, {Hardware}, {Date}, {Evaluation}'.format(
+                **r['Source']), []).extend(r['Metrics'])
+        source = '; '.join(text if len(sources) == 1 else f"{', '.join(names)}: {text}"
+                           for text, names in sources.items()) or '—'
         dataset = ', '.join(dict.fromkeys(r['Dataset'] for r in results)) or meta.get(data_key, '—')
         link = f"[{model['Name']}](../../{model['Config']})"
         lines.append('| ' + ' | '.join([link, dataset] + cells + [source]) + ' |')
@@ -242,9 +257,17 @@ _MARKERS = re.compile(r'(<!-- results:([\w-]+):start -->\n)(.*?)(<!-- results:\2
 
 def update_readme(text: str, metafile: Dict[str, Any]) -> str:
     """``text`` with the content of every results marker pair rendered again."""
-    if not _MARKERS.search(text):
+    tables = [m.group(2) for m in _MARKERS.finditer(text)]
+    if not tables:
         raise ValueError('the README has no <!-- results:TABLE:start --> ... '
                          '<!-- results:TABLE:end --> markers to fill.')
+    homeless = [f"{m.get('Name')} (Benchmark: {(m.get('Metadata') or {}).get('Benchmark')!r})"
+                for m in metafile.get('Models') or []
+                if not any(in_table(m, t) for t in tables if t != 'knn')]
+    if homeless:
+        raise ValueError(f"no README table would show {', '.join(homeless)}: the README's "
+                         f'tables are {tables}. Set Metadata: Benchmark of each to one of '
+                         'them, or add a <!-- results:NAME:start/end --> pair for it.')
     return _MARKERS.sub(
         lambda m: m.group(1) + render_table(metafile, m.group(2)) + '\n' + m.group(4), text)
 

@@ -40,3 +40,19 @@ def test_r50_counts_and_table(capsys):
     assert float(images8) == pytest.approx(7 * 32 * 3 * 224 * 224 * 4 / 1e6, abs=0.1)
     assert float(images64) == pytest.approx(63 / 7 * float(images8), rel=1e-3)
     assert float(sync64) < float(shuffle64)
+
+
+def test_global_only_model_has_one_context(tmp_path):
+    """teaching='global' builds no hypercolumn branch: no BN layers or keys of it."""
+    base = REPO / 'configs' / 'cgh' / 'cgh_resnet18_1xb16-2e_synthetic.py'
+    config = tmp_path / 'global.py'
+    config.write_text(f'_base_ = [{str(base)!r}]\n'
+                      "model = dict(backbone=dict(out_indices=(3, )), hypercolumn_neck=None,\n"
+                      "             head=dict(teaching='global'))\n")
+    tool = load_tool(TOOL)
+    both, one = (tool.model_counts(Config.fromfile(c)) for c in (base, config))
+    assert (both['contexts'], one['contexts']) == (2, 1)
+    assert len(one['teacher_bn']) == len(both['teacher_bn']) - 1  # the fusion conv's BN
+    res = tool.bytes_per_step(8, 32, 224, 128, 1000, [64], [64], contexts=1)['shuffle-BN']
+    assert res['teacher keys for the queues'] == res['teacher embeddings unshuffle'] == \
+        7 * 32 * 128 * 4

@@ -108,3 +108,50 @@ def test_relations_are_the_teachers_over_the_queue_slots():
         assert rel.shape == (3, 64)
         torch.testing.assert_close(rel, torch.softmax(emb @ queue.T / temp, dim=1))
         assert torch.equal(rel.argmax(dim=1), slots)
+
+
+GLOBAL_OPTIONS = ['model.queue_len=64', 'model.feat_dim=32', 'model.neck.out_channels=32',
+                  'model.hypercolumn_neck=None', 'model.head.teaching=global',
+                  'model.backbone.out_indices=(3,)']
+
+
+def test_global_only_checkpoints_show_their_global_relations(tmp_path):
+    """teaching='global' builds no hypercolumn branch: the global relations are drawn,
+    and no agreement is made up for a context the model does not have."""
+    cfg = Config.fromfile(str(TINY_CONFIG))
+    cfg.model.queue_len, cfg.model.feat_dim = 64, 32
+    cfg.model.neck.out_channels = 32
+    cfg.model.hypercolumn_neck, cfg.model.head.teaching = None, 'global'
+    cfg.model.backbone.out_indices = (3, )
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    assert model.hypercolumn_queue is None
+    checkpoints = []
+    for step in (2, 4):
+        checkpoints.append(str(tmp_path / f'iter_{step}.pth'))
+        torch.save(dict(meta=dict(iter=step), state_dict=model.state_dict()), checkpoints[-1])
+        model.global_queue.copy_(torch.nn.functional.normalize(
+            torch.randn_like(model.global_queue), dim=1))
+    out_dir = tmp_path / 'out'
+    out = run_tool(TOOL, *[
+        str(TINY_CONFIG), '--checkpoints', *checkpoints, '--dataset', '--num-images', '2',
+        '--image-size', '32', '--out-dir', str(out_dir), '--cfg-options', *GLOBAL_OPTIONS])
+    for step in (2, 4):
+        png = out_dir / f'relations_iter_{step}.png'
+        assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and str(png) in out
+        assert not (out_dir / f'agreement_iter_{step}.png').exists()
+    assert not (out_dir / 'agreement_over_training.png').exists()
+    assert "teaching='global'" in out
+    summary = json.loads((out_dir / 'agreement.json').read_text())
+    assert summary['contexts'] == ['global']
+    first, second = summary['checkpoints']
+    assert first['kl'] is None and first['overlap'] is None
+    # what the global relation shows: its largest probability per image, of each queue
+    assert len(first['global_max']) == 2 and all(0 < v <= 1 for v in first['global_max'])
+    assert first['global_max'] != second['global_max']
+
+    tool = load_tool(TOOL)
+    images = [np.zeros((32, 32, 3), np.uint8), np.full((32, 32, 3), 200, np.uint8)]
+    relations = tool.teacher_relations(model.eval(), images)
+    assert relations[1] is None and relations[0].shape == (2, 64)
+    torch.testing.assert_close(relations[0].sum(dim=1), torch.ones(2))

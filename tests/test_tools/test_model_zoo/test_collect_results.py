@@ -243,3 +243,78 @@ def test_errors_name_the_problem(tmp_path):
         update_readme('# no tables here\n', {'Models': []})
     with pytest.raises(ValueError, match='METRIC_NAMES'):
         results_from_metrics('val', {'mystery/score': 1.0}, 'COCO')
+
+
+def zoo_with_tables():
+    """A pretraining model with a collected loss, a linear probe with a top-1 and one not
+    yet measured, each in its own README table."""
+    source = dict(Config='x.py', Hardware='CPU, 1 process', Date='2026-01-01',
+                  Measured='with cgh-mm', Evaluation='validation set')
+    models = [
+        dict(Name='pre', Config='configs/pre.py', Metadata={
+            'Benchmark': 'pretraining', 'Training Data': 'Synthetic images'},
+            Results=[dict(Task='Self-Supervised Pre-training', Dataset='Synthetic images',
+                          Metrics={'Final Loss': 2.5}, Source=source)]),
+        dict(Name='probe', Config='configs/probe.py', Metadata={
+            'Benchmark': 'linear-probe', 'Evaluation Data': 'CIFAR-10 test'},
+            Results=[dict(Task='Image Classification', Dataset='CIFAR-10 test',
+                          Metrics={'Top 1 Accuracy': 81.25}, Source=source)]),
+        dict(Name='probe2', Config='configs/probe2.py', Metadata={
+            'Benchmark': 'linear-probe', 'Evaluation Data': 'ImageNet-1k val'}),
+        dict(Name='voc', Config='configs/voc.py', Metadata={
+            'Benchmark': 'voc-detection', 'Evaluation Data': 'VOC07 test'}),
+    ]
+    readme = ''.join(f'<!-- results:{t}:start -->\n<!-- results:{t}:end -->\n'
+                     for t in ('pretraining', 'linear-probe', 'voc-detection', 'knn'))
+    return dict(Models=models), readme
+
+
+def table_rows(text, table):
+    start, end = f'<!-- results:{table}:start -->', f'<!-- results:{table}:end -->'
+    return text[text.index(start) + len(start):text.index(end)].strip().splitlines()
+
+
+def test_each_result_is_written_into_its_own_table_only():
+    metafile, readme = zoo_with_tables()
+    text = update_readme(readme, metafile)
+    header, _, *rows = table_rows(text, 'pretraining')
+    assert header == '| Model | Dataset | Final Loss | Source |'
+    assert len(rows) == 1 and '[pre]' in rows[0] and '2.5' in rows[0]
+    header, _, *rows = table_rows(text, 'linear-probe')
+    assert header == '| Model | Dataset | Top 1 Accuracy | Source |'
+    assert [r.split('|')[1].strip()[:7] for r in rows] == ['[probe]', '[probe2']
+    assert '81.25' in rows[0] and 'not yet measured' in rows[1]
+    header, _, *rows = table_rows(text, 'voc-detection')
+    assert header == '| Model | Dataset | Result | Source |'
+    assert len(rows) == 1 and '[voc]' in rows[0] and 'not yet measured' in rows[0]
+    _, _, *rows = table_rows(text, 'knn')
+    assert len(rows) == 1 and 'not yet measured' in rows[0] and '[' not in rows[0]
+
+
+def test_a_model_without_a_table_is_refused():
+    """A model whose results the README could not show is named, not silently dropped."""
+    metafile, readme = zoo_with_tables()
+    metafile['Models'][0]['Metadata']['Benchmark'] = 'pretrainig'
+    with raises_stating(ValueError, 'pre', "'pretrainig'", 'pretraining', 'Benchmark'):
+        update_readme(readme, metafile)
+    del metafile['Models'][0]['Metadata']['Benchmark']
+    with raises_stating(ValueError, 'pre', 'Benchmark'):
+        update_readme(readme, metafile)
+
+
+def test_results_of_different_runs_in_one_row_name_each_source():
+    """A second evaluation that measures only part of a row's metrics does not lend its
+    source to the numbers of the first."""
+    metafile, readme = zoo_with_tables()
+    voc = metafile['Models'][3]
+    old = dict(Config='voc.py', Hardware='8x A100', Date='2026-01-01', Measured='with cgh-mm',
+               Evaluation='test set')
+    voc['Results'] = [
+        dict(Task='Object Detection', Dataset='VOC07 test', Metrics={'AP50': 80.5}, Source=old),
+        dict(Task='Instance Segmentation', Dataset='VOC07 test', Metrics={'mask AP': 30.5},
+             Source=dict(old, Date='2026-02-02', Hardware='4x H100'))]
+    (row, ) = table_rows(update_readme(readme, metafile), 'voc-detection')[2:]
+    source = row.split('|')[-2]
+    assert '2026-01-01' in source and '2026-02-02' in source
+    assert source.index('AP50') < source.index('2026-01-01') < source.index('mask AP') < \
+        source.index('2026-02-02')

@@ -3,8 +3,9 @@
 # make test-fast - lint and the tests not marked slow (no Runner, no subprocess)
 # make study - the multi-seed study of docs/study.md, then its report (its demo-budget half
 #              took 74 min on 2 cores; the 3x half about 90 min more)
-# Both build .venv on first use (tools/setup_env.sh); PYTHON=/path/to/python uses
-# an existing environment instead.
+# Both build .venv on first use (tools/setup_env.sh: mmcv with its CPU ops, the GPUs
+# hidden from its build on a GPU machine too; docs/gpu.md has the CUDA-ops build that
+# mmdet/mmseg need on GPUs); PYTHON=/path/to/python uses an existing environment instead.
 VENV ?= .venv
 ifeq ($(strip $(PYTHON)),)
 PY := $(VENV)/bin/python

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the project's virtual environment: pinned OpenMMLab 2.x stack and mmcv 2.1.0
-# compiled with its CPU ops (no CPU wheel of mmcv exists on PyPI).
+# compiled with its CPU ops (no CPU wheel of mmcv exists on PyPI), on a GPU machine too:
+# the GPUs are hidden from mmcv's build (docs/gpu.md has the CUDA build, for mmdet/mmseg
+# fine-tuning on GPUs).
 #
 #   VENV=.venv tools/setup_env.sh
 #
@@ -26,7 +28,10 @@ if ! "$VPY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION
     wrapdir=$(mktemp -d)
     printf '#!/bin/sh\nexec g++ "$@" -std=c++20\n' > "$wrapdir/cxx20"
     chmod +x "$wrapdir/cxx20"
-    CXX="$wrapdir/cxx20" MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(nproc) \
+    # mmcv 2.1.0's setup.py builds the CUDA ops whenever torch.cuda.is_available(), whatever
+    # FORCE_CUDA=0 says (and nvcc then fails on torch's C++20 check): CUDA_VISIBLE_DEVICES=
+    # hides the GPUs from the build, so this is the CPU-ops wheel on any machine.
+    CUDA_VISIBLE_DEVICES= CXX="$wrapdir/cxx20" MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(nproc) \
       "$VPY" -m pip wheel --no-build-isolation --no-deps --no-cache-dir \
       -w "$WHEELHOUSE" "mmcv==${MMCV_VERSION}"
     rm -rf "$wrapdir"

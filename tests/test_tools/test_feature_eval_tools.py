@@ -2,6 +2,7 @@
 and end to end on generated images with a tiny CGH checkpoint."""
 import json
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -141,3 +142,49 @@ def test_wrong_backbone_names_missing_and_unexpected_keys(tmp_path):
         run_tool(KNN, config, ckpt, '--cfg-options', 'model.backbone.depth=34')
     with raises_stating(ValueError, "'teacher.module.backbone.'"):
         run_tool(KNN, config, tmp_path / 'feats.pth', '--weights', 'teacher')
+
+
+def test_features_and_knn_say_on_which_device_they_ran(tmp_path):
+    config = tmp_path / 'eval_cfg.py'
+    config.write_text(EVAL_CONFIG)
+    ckpt = tmp_path / 'cgh.pth'
+    save_tiny_cgh_checkpoint(ckpt)
+    out = tmp_path / 'knn.json'
+    default = 'cuda' if torch.cuda.is_available() else 'cpu'
+    stdout = run_tool(KNN, config, ckpt, '--ks', 5, '--out', out)
+    # both sets, each with its loader settings (the config's: batch 8, no workers)
+    assert re.search(rf'features of 24 fit images on {default}\S* \(.*\): batches of 8, '
+                     r'0 loader workers', stdout), stdout
+    assert re.search(rf'features of 12 query images on {default}', stdout)
+    assert re.search(rf'weighted kNN on {default}', stdout)
+    assert json.loads(out.read_text())['device'].startswith(default)
+    stdout = run_tool(CLUSTER, config, ckpt, '--device', 'cpu', '--batch-size', 6)
+    assert re.search(r'features of 24 fit images on cpu \(\d+ threads\): batches of 6', stdout)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal without CUDA')
+def test_cuda_device_without_cuda_is_refused_before_reading_anything(tmp_path):
+    for tool in (KNN, CLUSTER):
+        # the features file does not exist: the device is refused first
+        with raises_stating(SystemExit, '--device cuda', 'torch.cuda.is_available()',
+                            '--device cpu'):
+            run_tool(tool, '--load-features', tmp_path / 'missing.pth', '--device', 'cuda')
+
+
+@pytest.mark.slow
+def test_loader_workers_give_the_same_features_in_the_same_order(tmp_path):
+    config = tmp_path / 'eval_cfg.py'
+    # the config's own num_workers is the default
+    config.write_text(EVAL_CONFIG.replace('batch_size=8,', 'batch_size=8, num_workers=2,'))
+    ckpt = tmp_path / 'cgh.pth'
+    save_tiny_cgh_checkpoint(ckpt)
+    feats = {}
+    for workers in ('config', '0'):
+        path = tmp_path / f'{workers}.pth'
+        args = [] if workers == 'config' else ['--num-workers', workers]
+        stdout = run_tool(KNN, config, ckpt, '--device', 'cpu', '--save-features', path, *args)
+        expected = 2 if workers == 'config' else 0
+        assert f'batches of 8, {expected} loader workers' in stdout
+        feats[workers] = load_feature_sets(str(path))
+    for key in ('train_features', 'train_labels', 'test_features', 'test_labels'):
+        assert torch.equal(feats['config'][key], feats['0'][key]), key

@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument('--seed', type=int, default=0, help='seed of k-means')
     parser.add_argument('--n-init', type=int, default=10, help='k-means restarts')
     args = parser.parse_args()
-    sets = feature_sets_from_args(args)
+    sets = feature_sets_from_args(args)  # on --device; k-means: scikit-learn, on the CPU
     num_clusters = args.num_clusters or sets['num_classes']
     if not 2 <= num_clusters <= len(sets['train_features']):
         parser.error(f'--num-clusters must be in [2, {len(sets["train_features"])}] '
@@ -64,8 +64,8 @@ def main() -> None:
     kmeans.fit(sets['train_features'].double().numpy())
     clusters = kmeans.predict(sets['test_features'].double().numpy())
     scores = clustering_metrics(sets['test_labels'].numpy(), clusters)
-    print(f"k-means, k={num_clusters}, fit on {len(sets['train_labels'])}, scored on "
-          f"{len(sets['test_labels'])} samples\n"
+    print(f"k-means (scikit-learn, CPU), k={num_clusters}, fit on "
+          f"{len(sets['train_labels'])}, scored on {len(sets['test_labels'])} samples\n"
           + ' | '.join(f'{name.upper():>6}' for name in scores) + '\n'
           + ' | '.join(f'{value:6.4f}' for value in scores.values()))
     if args.out:

@@ -4,7 +4,7 @@ a script's own folder is the first entry of ``sys.path``)."""
 import argparse
 import copy
 import io
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 from mmengine.config import Config, DictAction
@@ -16,26 +16,56 @@ from cgh_mm.utils import load_backbone_weights, load_checkpoint_safely, write_fi
 FEATURE_KEYS = ('train_features', 'train_labels', 'test_features', 'test_labels')
 
 
+def default_device() -> str:
+    """``'cuda'`` when torch sees a GPU, else ``'cpu'``."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def checked_device(device: Optional[str]) -> torch.device:
+    """``device`` (None: :func:`default_device`), refused at once if it is a CUDA device
+    and torch sees none."""
+    device = torch.device(device or default_device())
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit(f'--device {device}: torch.cuda.is_available() is False here (torch '
+                         f'{torch.__version__}, built for CUDA {torch.version.cuda}); run on a '
+                         'GPU machine, or use --device cpu.')
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    """``cuda:0 (NVIDIA H100 ...)`` or ``cpu (N threads)``, for the tools' output."""
+    if device.type == 'cuda':
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f'cuda:{index} ({torch.cuda.get_device_name(index)})'
+    return f'{device} ({torch.get_num_threads()} threads)'
+
+
 def _loader(cfg: Config, key: str, pipeline: Optional[list], batch_size: Optional[int],
-            num_workers: int):
+            num_workers: Optional[int], device: torch.device):
     from mmengine.runner import Runner
 
     loader_cfg = copy.deepcopy(cfg[key])
     if pipeline is not None:
         loader_cfg['dataset']['pipeline'] = copy.deepcopy(pipeline)
     return Runner.build_dataloader(dict(
-        batch_size=batch_size or loader_cfg.get('batch_size', 32), num_workers=num_workers,
+        batch_size=batch_size or loader_cfg.get('batch_size', 32),
+        num_workers=loader_cfg.get('num_workers', 0) if num_workers is None else num_workers,
+        # page-locked batches: their copies to the GPU do not go through a staging buffer
+        pin_memory=device.type == 'cuda',
         dataset=loader_cfg['dataset'], sampler=dict(type='DefaultSampler', shuffle=False),
         collate_fn=loader_cfg.get('collate_fn', dict(type='default_collate'))))
 
 
 def compute_feature_sets(cfg: Config, checkpoint: str, weights: str = 'student',
-                         batch_size: Optional[int] = None,
-                         num_workers: int = 0) -> Dict[str, object]:
+                         batch_size: Optional[int] = None, num_workers: Optional[int] = None,
+                         device: Union[str, torch.device] = 'cpu') -> Dict[str, object]:
     """Features of ``cfg.model.backbone`` loaded with the ``weights`` of ``checkpoint``:
     ``train_features (M, C)`` and ``train_labels (M,)`` of the train dataloader (read
     with the query pipeline), ``test_*`` of the test (else val) dataloader, and
-    ``num_classes``. Images are normalised as the config's data preprocessor says."""
+    ``num_classes``. Images are normalised as the config's data preprocessor says. The
+    backbone runs on ``device`` over batches of ``batch_size`` (default: each dataloader's)
+    read by ``num_workers`` loader processes (default: each dataloader's ``num_workers``);
+    the features are returned on the CPU."""
     from mmengine.registry import init_default_scope
     from mmpretrain.models import ImageClassifier
 
@@ -57,9 +87,14 @@ def compute_feature_sets(cfg: Config, checkpoint: str, weights: str = 'student',
     model = ImageClassifier(backbone_cfg, data_preprocessor={
         k: (pre_cfg or {}).get(k, v) for k, v in norm.items()})
     load_backbone_weights(model.backbone, checkpoint, weights)
+    device = torch.device(device)
+    model.to(device)  # the data preprocessor follows: it moves each batch there
     pipeline = cfg[query_key]['dataset'].get('pipeline', None)
-    train_loader = _loader(cfg, 'train_dataloader', pipeline, batch_size, num_workers)
-    test_loader = _loader(cfg, query_key, None, batch_size, num_workers)
+    train_loader = _loader(cfg, 'train_dataloader', pipeline, batch_size, num_workers, device)
+    test_loader = _loader(cfg, query_key, None, batch_size, num_workers, device)
+    for name, loader in (('fit', train_loader), ('query', test_loader)):
+        print(f'features of {len(loader.dataset)} {name} images on {device_name(device)}: '
+              f'batches of {loader.batch_size}, {loader.num_workers} loader workers', flush=True)
     sets = dict(zip(FEATURE_KEYS, extract_features(model, train_loader, True) +
                     extract_features(model, test_loader, True)))
     classes = train_loader.dataset.metainfo.get('classes', None)
@@ -101,15 +136,21 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
                         help='CGH checkpoint backbone: student (backbone.*) or EMA teacher')
     parser.add_argument('--save-features', help='write the features to this .pth file')
     parser.add_argument('--load-features', help='read the features from this .pth file')
+    parser.add_argument('--device', help='device of the backbone (and of the kNN search); '
+                        'default: cuda when torch sees a GPU, else cpu')
     parser.add_argument('--batch-size', type=int, help='override the dataloader batch size')
-    parser.add_argument('--num-workers', type=int, default=0, help='dataloader workers')
+    parser.add_argument('--num-workers', type=int,
+                        help="loader worker processes (default: the dataloader's num_workers)")
     parser.add_argument('--out', help='write the results to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
 
 
-def feature_sets_from_args(args: argparse.Namespace) -> Dict[str, object]:
-    """Load ``--load-features`` or compute (and maybe ``--save-features``) the features."""
+def feature_sets_from_args(args: argparse.Namespace,
+                           device: Optional[torch.device] = None) -> Dict[str, object]:
+    """Load ``--load-features`` or compute (and maybe ``--save-features``) the features on
+    ``device`` (default: ``--device``)."""
+    device = device or checked_device(args.device)
     if args.load_features:
         return load_feature_sets(args.load_features)
     if not args.config or not args.checkpoint:
@@ -117,7 +158,7 @@ def feature_sets_from_args(args: argparse.Namespace) -> Dict[str, object]:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options or {})
     sets = compute_feature_sets(cfg, args.checkpoint, args.weights, args.batch_size,
-                                args.num_workers)
+                                args.num_workers, device)
     if args.save_features:
         save_feature_sets(args.save_features, sets)
     return sets

@@ -6,7 +6,12 @@ set and its ``model.backbone`` the backbone of CHECKPOINT; see ``--help``.
 import argparse
 import json
 
-from feature_sets import add_feature_arguments, feature_sets_from_args  # tools/analysis/
+from feature_sets import (  # tools/analysis/
+    add_feature_arguments,
+    checked_device,
+    device_name,
+    feature_sets_from_args,
+)
 
 from cgh_mm.evaluation import weighted_knn_accuracy
 from cgh_mm.utils import write_file_atomically
@@ -23,11 +28,14 @@ def main() -> None:
     if any(k <= 0 for k in args.ks) or args.temperature <= 0:
         parser.error(f'--ks must be positive and --temperature > 0, got {args.ks} and '
                      f'{args.temperature}.')
-    sets = feature_sets_from_args(args)
-    accuracies = weighted_knn_accuracy(*[sets[k] for k in (
-        'train_features', 'train_labels', 'test_features', 'test_labels', 'num_classes')],
-        ks=args.ks, temperature=args.temperature)
-    print(f"weighted kNN, T={args.temperature}, {len(sets['train_labels'])} memory / "
+    device = checked_device(args.device)
+    sets = feature_sets_from_args(args, device)
+    # the search too: one (chunk x memory) product per 256 queries
+    accuracies = weighted_knn_accuracy(*[sets[k].to(device) for k in (
+        'train_features', 'train_labels', 'test_features', 'test_labels')],
+        sets['num_classes'], ks=args.ks, temperature=args.temperature)
+    print(f"weighted kNN on {device_name(device)}, T={args.temperature}, "
+          f"{len(sets['train_labels'])} memory / "
           f"{len(sets['test_labels'])} query samples, {sets['num_classes']} classes\n"
           f"{'k':>6} | {'top-1 (%)':>9}\n{'-' * 18}")
     for k, acc in accuracies.items():
@@ -39,7 +47,7 @@ def main() -> None:
               'was used instead.')
     if args.out:
         write_file_atomically(args.out, json.dumps(dict(
-            temperature=args.temperature, weights=args.weights,
+            temperature=args.temperature, weights=args.weights, device=str(device),
             top1={str(k): v for k, v in accuracies.items()}), indent=2).encode())
 
 

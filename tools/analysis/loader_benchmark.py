@@ -141,6 +141,10 @@ def main(argv=None) -> None:
     parser.add_argument('--batch-size', type=int, default=64, help='device-side batch')
     parser.add_argument('--device-repeats', type=int, default=5)
     args = parser.parse_args(argv)
+    if torch.device(args.device).type == 'cuda' and not torch.cuda.is_available():
+        parser.error(f'--device {args.device}: torch.cuda.is_available() is False here (torch '
+                     f'{torch.__version__}, built for CUDA {torch.version.cuda}); run it on a '
+                     'GPU machine, or measure the CPU with --device cpu.')
     init_default_scope('mmpretrain')
 
     with tempfile.TemporaryDirectory() as folder:

@@ -34,7 +34,8 @@ test_pipeline = [
 # All augmentations on the CPU: 11.2 ms of CPU per two-view sample, measured as in
 # ./imagenet_cgh_device-aug.py, so 8 workers make about 8 x 89 = 710 samples/s per
 # GPU; the ImageNet recipes use the split of ./imagenet_cgh_device-aug.py instead
-# (247/s per worker).
+# (247/s per worker). 8 workers + the training process + its pin-memory thread: 10
+# CPUs per GPU, within tools/slurm_train.sh's 12.
 train_dataloader = dict(
     batch_size=32,
     num_workers=8,

@@ -1,6 +1,9 @@
 """tools/analysis/loader_benchmark.py runs end to end on a few tiny samples (no timing)."""
 import re
 
+import pytest
+import torch
+
 from tests.helpers import load_tool
 
 from ..dist_helpers import REPO
@@ -17,3 +20,20 @@ def test_benchmark_runs_and_prints_the_ratio(capsys):
     assert re.search(r'JPEG decode: cv2 [\d.]+ ms, pillow [\d.]+ ms', out)
     assert re.search(r'device side of \(c\): [\d.]+ ms/sample on cpu', out)
     assert re.search(r'^ratio: \d+\.\d\d$', out.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal without CUDA')
+def test_cuda_device_without_cuda_is_refused_before_any_measurement(monkeypatch, capsys):
+    module = load_tool(TOOL)
+
+    def measured(*args, **kwargs):
+        raise AssertionError('a measurement ran before --device cuda was refused')
+
+    monkeypatch.setattr(module, 'make_photos', measured)
+    monkeypatch.setattr(module, 'cpu_rates', measured)
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(['--device', 'cuda'])
+    assert exit_info.value.code == 2  # argparse's usage error
+    message = capsys.readouterr().err
+    assert '--device cuda' in message and 'torch.cuda.is_available()' in message
+    assert '--device cpu' in message

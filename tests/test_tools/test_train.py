@@ -288,9 +288,16 @@ def test_resume_arguments(tmp_path, monkeypatch, capsys):
 
 
 def test_cfg_options_with_spaces_are_refused(monkeypatch, capsys):
-    with pytest.raises(SystemExit):
-        merged_config(monkeypatch, '--cfg-options', 'load_from=/data/my run/epoch_1.pth')
-    assert 'removes every space' in capsys.readouterr().err
+    # a relative path has no '/': it passed, and failed later as `myimgs/`
+    for value in ('train_dataloader.dataset.data_root=my imgs', 'experiment_name=my run',
+                  'load_from=/data/my run/epoch_1.pth'):
+        with pytest.raises(SystemExit):
+            merged_config(monkeypatch, '--cfg-options', value)
+        error = capsys.readouterr().err
+        assert 'removes every space' in error and value.split('=')[1].replace(' ', '') in error
+    # spaces beside the commas of a tuple are not lost
+    cfg = merged_config(monkeypatch, '--cfg-options', 'model.backbone.out_indices=(2, 3)')
+    assert cfg.model.backbone.out_indices == (2, 3)
 
 
 def test_auto_scale_lr_needs_the_config_key(monkeypatch):

@@ -4,6 +4,7 @@ import argparse
 import gc
 import os
 import os.path as osp
+import re
 import sys
 from typing import Any, List
 
@@ -22,13 +23,22 @@ def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     spaced = [arg for arg in sys.argv[1:] if not arg.startswith('-') and '=' in arg
-              and ' ' in arg.split('=', 1)[1] and '/' in arg.split('=', 1)[1]]
+              and space_is_lost(arg.split('=', 1)[1])]
     if spaced:
         parser.error(f'--cfg-options {spaced[0]!r}: mmengine removes every space from '
-                     'option values, so this path would not be found. Use a path without '
-                     'spaces, e.g. a symbolic link: ln -s "PATH WITH SPACES" /tmp/ckpt.pth')
+                     'option values, so this value would become '
+                     f'{spaced[0].split("=", 1)[1].replace(" ", "")!r}. Use a value without '
+                     'spaces; for a path, e.g. a symbolic link: ln -s "PATH WITH SPACES" '
+                     '/tmp/data')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def space_is_lost(value: str) -> bool:
+    """Whether removing the spaces of a ``--cfg-options`` value, as mmengine's DictAction
+    does, changes it: a space inside a word or path (``my imgs``), not one beside the
+    commas and brackets of a list or tuple (``(2, 3)``)."""
+    return re.search(r'[^\s,()\[\]]\s+[^\s,()\[\]]', value.strip()) is not None
 
 
 def apply_launch_args(cfg: Config, args: argparse.Namespace) -> None:

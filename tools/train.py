@@ -4,6 +4,7 @@ import fcntl
 import glob
 import os
 import os.path as osp
+import re
 import socket
 import time
 from typing import Optional
@@ -16,9 +17,17 @@ from launch import (  # tools/launch.py
 )
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import Runner
 
-from cgh_mm.utils import check_checkpoint_file, check_checkpoint_paths
+from cgh_mm.utils import (
+    check_checkpoint_file,
+    check_checkpoint_paths,
+    checkpoint_folder,
+    find_resume_checkpoint,
+    list_checkpoints,
+    load_checkpoint_safely,
+)
+from cgh_mm.utils.resume_config import resume_mismatch, resume_refusal
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,21 +71,72 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def checkpoint_dir(cfg: Config) -> str:
+    """Where this run's checkpoint hook writes (the work dir unless it has an ``out_dir``)."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    return checkpoint_folder(cfg.work_dir, hook.get('out_dir'))
+
+
 def check_resume(cfg: Config) -> None:
-    """Name the checkpoint a resume will read, and refuse a broken one before any work."""
+    """Name the checkpoint a resume will read and set it as ``load_from``; refuse, before
+    any work, a broken one, a resume that cannot tell which checkpoint continues the run,
+    and a fresh start over checkpoints of the work dir."""
+    folder = checkpoint_dir(cfg)
     if not cfg.get('resume', False):
+        check_fresh_start(cfg, folder)
         return
-    path = cfg.load_from or find_latest_checkpoint(cfg.work_dir)
+    path = cfg.load_from
     if path is None:
-        print(f'--resume: no checkpoint in {cfg.work_dir}, training from scratch')
-        return
+        try:
+            path, how = find_resume_checkpoint(cfg.work_dir, folder)
+        except ValueError as err:
+            raise SystemExit(f'--resume: {err}') from None
+        if path is None:
+            print(f'--resume: {how}, training from scratch')
+            return
+        print(f'--resume: {how}')
+        # the Runner resumes from exactly the checkpoint checked here, and the run's config
+        # says which one it was
+        cfg.load_from = path
     try:
         check_checkpoint_file(path)
     except (OSError, RuntimeError) as err:
         others = sorted(set(glob.glob(osp.join(osp.dirname(path), '*.pth'))) - {path})
         raise SystemExit(f'--resume: {err}\nOther checkpoints there: {", ".join(others) or "none"}'
                          '; resume from one with --resume PATH.') from err
+    check_resume_settings(cfg, path)
     print(f'--resume: resuming from {path}')
+
+
+def check_resume_settings(cfg: Config, path: str) -> None:
+    """Refuse a resume whose settings differ from those its checkpoint was trained with
+    (``CheckpointMatchHook`` checks it again for Runners started elsewhere); here before
+    the Runner writes anything (it dumps its config into the work dir)."""
+    meta = load_checkpoint_safely(path, mmap=True).get('meta') or {}
+    match = (cfg.get('default_hooks') or {}).get('checkpoint_match') or {}
+    refused, _ = resume_mismatch(meta, cfg.to_dict(), match.get('resume_may_change', ()))
+    if refused:
+        raise SystemExit(resume_refusal(path, refused))
+
+
+def check_fresh_start(cfg: Config, folder: str) -> None:
+    """Refuse a training from scratch in a work dir that holds checkpoints it would
+    overwrite (``epoch_N.pth``/``iter_N.pth`` by the hook's names, ``best_*``), or the
+    ``last_checkpoint`` a later ``--resume`` would follow."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    template = hook.get('filename_tmpl') or ('epoch_{}.pth' if hook.get('by_epoch', True)
+                                            else 'iter_{}.pth')
+    ours = re.compile(re.escape(template).replace(re.escape('{}'), r'\d+') + '$|best_.*')
+    found = [p for p in list_checkpoints(folder) if ours.match(osp.basename(p))]
+    pointer = osp.join(cfg.work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        found.append(pointer)
+    if found:
+        raise SystemExit(
+            f'{folder} holds the checkpoints of an earlier training '
+            f'({", ".join(map(osp.basename, found))}), and training from scratch there would '
+            'overwrite them. To continue that training add --resume; to train anew, give this '
+            'run its own --work-dir DIR (or move those files away first).')
 
 
 def check_amp_device(cfg: Config) -> None:

@@ -3,7 +3,10 @@ from .checkpoint import (
     AtomicWriteError,
     check_checkpoint_file,
     check_checkpoint_paths,
+    checkpoint_folder,
     describe_state_dict_mismatch,
+    find_resume_checkpoint,
+    list_checkpoints,
     load_checkpoint_safely,
     write_file_atomically,
 )

@@ -1,13 +1,16 @@
-"""Checkpoint files: checked and safe loading, atomic writes, the last complete one."""
+"""Checkpoint files: checked and safe loading, atomic writes, the last complete one, the
+one a resume continues from."""
 import contextlib
 import errno
+import glob
 import os
 import os.path as osp
 import pickle
+import re
 import shutil
 import uuid
 import zipfile
-from typing import Any, Iterator, Mapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 import torch
 
@@ -41,14 +44,16 @@ def check_checkpoint_file(path: str) -> None:
         raise RuntimeError(f'checkpoint {path!r} {problem}. {_EARLIER}')
 
 
-def load_checkpoint_safely(path: str, map_location: Any = 'cpu') -> Any:
+def load_checkpoint_safely(path: str, map_location: Any = 'cpu', mmap: bool = False) -> Any:
     """``torch.load(path, weights_only=True)`` after :func:`check_checkpoint_file`:
     only tensors, containers and the classes of ``safe_loading``, allowed for this load
-    only (torch's allow-list is as it was afterwards)."""
+    only (torch's allow-list is as it was afterwards). ``mmap``: the tensors stay on disk
+    until read (zip checkpoints; e.g. to read only ``meta``)."""
     check_checkpoint_file(path)
     try:
         with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path, map_location=map_location, weights_only=True,
+                              mmap=mmap and zipfile.is_zipfile(path))
     except pickle.UnpicklingError as err:
         raise pickle.UnpicklingError(
             f'refused to load {path!r}: it contains pickled objects that are not tensors '
@@ -161,3 +166,81 @@ def check_checkpoint_paths(cfg: Mapping) -> None:
                 f'the config key `{key}`: {err} Set `{key}` to an existing checkpoint (e.g. '
                 f'with --cfg-options {key}=PATH, a PATH without spaces: --cfg-options '
                 'deletes them), or train/convert one first.') from None
+
+
+def checkpoint_folder(work_dir: str, out_dir: Optional[str] = None) -> str:
+    """The folder the checkpoint hook writes to: the work dir, or with ``out_dir`` (the
+    hook's argument) ``out_dir/<name of the work dir>``, as mmengine's ``CheckpointHook``."""
+    work_dir = osp.abspath(work_dir)
+    if out_dir is None or out_dir == work_dir:
+        return work_dir
+    return osp.join(out_dir, osp.basename(work_dir.rstrip(osp.sep)))
+
+
+def _natural_key(path: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', path)]
+
+
+def list_checkpoints(folder: str) -> List[str]:
+    """The ``*.pth`` files of a local ``folder`` (hidden partial files left out), in
+    natural order (``epoch_2`` before ``epoch_10``)."""
+    if '://' in folder:
+        return []
+    return sorted(glob.glob(osp.join(glob.escape(folder), '*.pth')), key=_natural_key)
+
+
+def _same_folder(a: str, b: str) -> bool:
+    return osp.realpath(a) == osp.realpath(b)
+
+
+def find_resume_checkpoint(work_dir: str,
+                           checkpoint_dir: Optional[str] = None) -> Tuple[Optional[str], str]:
+    """The checkpoint a resume in ``work_dir`` continues from, and how it was found.
+
+    mmengine resumes from the path that ``work_dir/last_checkpoint`` holds, an absolute
+    path. Here:
+
+    - it names a file of ``checkpoint_dir`` (default: the work dir): that file;
+    - it names a file of another folder (the work dir was copied or moved from there, and
+      that folder may since hold another run): the file of that name in
+      ``checkpoint_dir`` if there is one; else a ``ValueError``. Another folder's
+      checkpoint is loaded only when given by path;
+    - there is no ``last_checkpoint``: ``None`` when the folder holds no ``.pth`` file
+      (a first run); else a ``ValueError`` listing them. Which one continues the run
+      cannot be told safely from what is there (checkpoints copied from another run,
+      of several runs, named by epoch and by iteration), and a fresh start would
+      overwrite them.
+
+    Returns ``(path or None, a sentence saying where the path comes from)``.
+    """
+    work_dir = osp.abspath(work_dir)
+    folder = checkpoint_dir or work_dir
+    found = list_checkpoints(folder)
+    how_to = ('Resume from the one you mean by its path (tools/train.py --resume PATH; '
+              'with a Runner, `load_from=PATH` and `resume=True`)')
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        if not found:
+            return None, f'no checkpoint in {folder}'
+        raise ValueError(
+            f'{folder} holds checkpoints but no `last_checkpoint` file naming the one the run '
+            f'wrote last: {", ".join(map(osp.basename, found))}. Which one continues the run '
+            'cannot be told from their names (they may come from several runs, or be copied '
+            'from another one), and training from scratch would overwrite them. '
+            f'{how_to}, e.g. --resume {found[-1]}; or train from scratch in another work dir.')
+    with open(pointer) as f:
+        named = f.read().strip()
+    named = osp.join(work_dir, named) if named and not osp.isabs(named) else named
+    if '://' in named or _same_folder(osp.dirname(named), folder):
+        return named, f'{pointer} names it'
+    local = osp.join(folder, osp.basename(named))
+    if osp.isfile(local):
+        return local, (f'{pointer} names {named}, a checkpoint of another folder (this work '
+                       'dir was copied or moved from there); this work dir\'s own copy of it '
+                       'is used')
+    raise ValueError(
+        f'{pointer} names {named}, a checkpoint of another folder (this work dir was copied '
+        f'or moved from there, and that folder may hold another run by now), and {folder} '
+        f'has no {osp.basename(named)}. Checkpoints in {folder}: '
+        f'{", ".join(map(osp.basename, found)) or "none"}. {how_to}: one of these, or, to '
+        f'continue the other folder\'s run, --resume {named}.')

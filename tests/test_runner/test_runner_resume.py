@@ -103,6 +103,7 @@ def test_another_global_batch_is_refused_before_training(tmp_path):
     # --resume with 8 images per iteration (e.g. another process count) instead of 16
     cfg = tiny_cfg(tmp_path / 'resumed', max_epochs=2)
     cfg.train_dataloader.update(batch_size=8)
+    cfg.train_dataloader.dataset.num_images = 48  # the same data (other data is refused too)
     cfg.update(resume=True, load_from=checkpoint)
     runner = Runner.from_cfg(cfg)
     with raises_stating(ValueError, checkpoint, '16 (1 process x 16)', '8 (1 process x 8)'):

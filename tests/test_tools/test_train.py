@@ -3,6 +3,7 @@ import errno
 import json
 import os
 import os.path as osp
+import shutil
 import signal
 import subprocess
 import sys
@@ -174,6 +175,64 @@ def test_a_work_dir_in_use_is_refused_and_a_killed_holder_frees_it(tmp_path, mon
     assert tool.lock_work_dir(work_dir, 'pytorch') is None
 
 
+def train_tool(work_dir, *cfg_options: str, resume: bool = False) -> subprocess.CompletedProcess:
+    """tools/train.py on the narrow synthetic run (epoch checkpoints)."""
+    return subprocess.run([sys.executable, TRAIN, CONFIG, '--work-dir', str(work_dir),
+                           *(['--resume'] if resume else []), '--cfg-options',
+                           *NARROW_OPTIONS, *cfg_options],
+                          capture_output=True, text=True, timeout=TIMEOUT_S, env=ENV)
+
+
+def file_bytes(folder) -> Dict[str, bytes]:
+    """The files of a work dir but its lock (a refused run takes it, then exits)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+            if p.is_file() and p.name != '.lock'}
+
+
+@pytest.mark.slow
+def test_resume_never_overwrites_loads_another_folder_or_mixes_settings(tmp_path):
+    run = tmp_path / 'run'
+    done = train_tool(run, 'train_cfg.max_epochs=2')
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    # only the checkpoints copied: refused with their list, nothing rewritten
+    bare = tmp_path / 'bare'
+    bare.mkdir()
+    for name in ('epoch_1.pth', 'epoch_2.pth'):
+        shutil.copy(run / name, bare / name)
+    before = file_bytes(bare)
+    done = train_tool(bare, 'train_cfg.max_epochs=3', resume=True)
+    assert done.returncode != 0
+    assert 'epoch_1.pth' in done.stderr and 'epoch_2.pth' in done.stderr
+    assert file_bytes(bare) == before
+
+    # a moved work dir resumes from its own checkpoint (the old folder is gone)
+    moved = tmp_path / 'moved'
+    shutil.move(str(run), str(moved))
+    done = train_tool(moved, 'train_cfg.max_epochs=3', resume=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f'resuming from {moved / "epoch_2.pth"}' in done.stdout
+    assert load_checkpoint_safely(str(moved / 'epoch_3.pth'))['meta']['epoch'] == 3
+    assert (moved / 'last_checkpoint').read_text() == str(moved / 'epoch_3.pth')
+
+    # another seed and another ablation on resume: refused before training, named, and
+    # before the Runner rewrites the work dir's config
+    before = file_bytes(moved)
+    done = train_tool(moved, 'train_cfg.max_epochs=4', 'randomness.seed=5',
+                      'model.head.teaching=same', resume=True)
+    assert done.returncode != 0
+    for fact in ('randomness.seed: 0 -> 5', "model.head.teaching: 'cross' (default) -> 'same'",
+                 'resume_may_change=[randomness.seed,model.head.teaching]'):
+        assert fact in done.stderr, fact
+    assert file_bytes(moved) == before
+
+    # a fresh start over the checkpoints: refused before anything is written
+    before = file_bytes(moved)
+    done = train_tool(moved, 'train_cfg.max_epochs=1')
+    assert done.returncode != 0 and '--resume' in done.stderr
+    assert file_bytes(moved) == before
+
+
 def test_an_unwritable_work_dir_is_refused_with_the_fix(tmp_path, monkeypatch):
     tool = load_train_tool()
 
@@ -229,9 +288,16 @@ def test_resume_arguments(tmp_path, monkeypatch, capsys):
 
 
 def test_cfg_options_with_spaces_are_refused(monkeypatch, capsys):
-    with pytest.raises(SystemExit):
-        merged_config(monkeypatch, '--cfg-options', 'load_from=/data/my run/epoch_1.pth')
-    assert 'removes every space' in capsys.readouterr().err
+    # a relative path has no '/': it passed, and failed later as `myimgs/`
+    for value in ('train_dataloader.dataset.data_root=my imgs', 'experiment_name=my run',
+                  'load_from=/data/my run/epoch_1.pth'):
+        with pytest.raises(SystemExit):
+            merged_config(monkeypatch, '--cfg-options', value)
+        error = capsys.readouterr().err
+        assert 'removes every space' in error and value.split('=')[1].replace(' ', '') in error
+    # spaces beside the commas of a tuple are not lost
+    cfg = merged_config(monkeypatch, '--cfg-options', 'model.backbone.out_indices=(2, 3)')
+    assert cfg.model.backbone.out_indices == (2, 3)
 
 
 def test_auto_scale_lr_needs_the_config_key(monkeypatch):
@@ -251,3 +317,54 @@ def test_tensorboard_flag_logs_to_tensorboard(tmp_path, monkeypatch):
     Runner.from_cfg(cfg).train()
     events = list(tmp_path.glob('*/vis_data/events.out.tfevents.*'))
     assert events and events[0].stat().st_size > 0
+
+
+def save_checkpoints(folder, *names, last=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        torch.save(dict(meta=dict(written_in=str(folder))), folder / name)
+    if last:
+        (folder / 'last_checkpoint').write_text(str(folder / last))
+
+
+def test_resume_without_last_checkpoint_lists_the_checkpoints(tmp_path, monkeypatch):
+    # only the .pth files were copied: --resume trained from scratch over them
+    save_checkpoints(tmp_path, 'epoch_1.pth', 'epoch_2.pth')
+    cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--resume')
+    with raises_stating(SystemExit, 'epoch_1.pth', 'epoch_2.pth', 'last_checkpoint',
+                        f'--resume {tmp_path / "epoch_2.pth"}'):
+        load_train_tool().check_resume(cfg)
+
+
+def test_a_copied_work_dir_resumes_from_its_own_checkpoint(tmp_path, monkeypatch, capsys):
+    old, new = tmp_path / 'old', tmp_path / 'new'
+    save_checkpoints(old, 'epoch_1.pth', 'epoch_2.pth', last='epoch_2.pth')
+    shutil.copytree(old, new)
+    save_checkpoints(old, 'epoch_2.pth')  # the old folder is reused by another run
+    tool = load_train_tool()
+    cfg = merged_config(monkeypatch, '--work-dir', str(new), '--resume')
+    tool.check_resume(cfg)
+    assert cfg.load_from == str(new / 'epoch_2.pth')  # what the Runner resumes from
+    assert str(old / 'epoch_2.pth') in capsys.readouterr().out  # said, not silent
+    # without a copy of its own, another folder's checkpoint is loaded only by its path
+    (new / 'epoch_2.pth').unlink()
+    cfg = merged_config(monkeypatch, '--work-dir', str(new), '--resume')
+    with raises_stating(SystemExit, old / 'epoch_2.pth', 'epoch_1.pth', '--resume'):
+        tool.check_resume(cfg)
+
+
+def test_training_from_scratch_over_checkpoints_is_refused(tmp_path, monkeypatch):
+    tool = load_train_tool()
+    save_checkpoints(tmp_path, 'epoch_1.pth', last='epoch_1.pth')
+    cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path))
+    with raises_stating(SystemExit, 'epoch_1.pth', '--resume', '--work-dir'):
+        tool.check_resume(cfg)
+    # files a run does not write are no reason to refuse it
+    (tmp_path / 'epoch_1.pth').rename(tmp_path / 'backbone.pth')
+    (tmp_path / 'last_checkpoint').unlink()
+    tool.check_resume(merged_config(monkeypatch, '--work-dir', str(tmp_path)))
+    save_checkpoints(tmp_path, 'iter_3.pth')  # by the names of iteration checkpoints too
+    cfg = merged_config(monkeypatch, '--work-dir', str(tmp_path), '--cfg-options',
+                        'default_hooks.checkpoint.by_epoch=False')
+    with raises_stating(SystemExit, 'iter_3.pth'):
+        tool.check_resume(cfg)

@@ -3,6 +3,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 
 import pytest
 import torch
@@ -13,6 +14,8 @@ from cgh_mm.utils import (
     AtomicWriteError,
     check_checkpoint_file,
     check_checkpoint_paths,
+    checkpoint_folder,
+    find_resume_checkpoint,
     load_checkpoint_safely,
     write_file_atomically,
 )
@@ -179,3 +182,61 @@ def test_missing_checkpoint_in_a_config_names_the_key(tmp_path):
         check_checkpoint_paths(cfg)
     cfg.resume = True  # tools/train.py's check_resume checks a resume's checkpoint
     check_checkpoint_paths(cfg)
+
+
+def run_folder(path, *names, last=None):
+    """A work dir holding small checkpoints ``names`` and a ``last_checkpoint`` naming
+    ``last`` (absolute, as mmengine writes it) if given."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        torch.save(dict(meta=dict(name=str(path / name))), path / name)
+    if last is not None:
+        (path / 'last_checkpoint').write_text(str(path / last))
+    return path
+
+
+def test_resume_checkpoint_is_the_one_last_checkpoint_names(tmp_path):
+    run = run_folder(tmp_path / 'run', 'epoch_1.pth', 'epoch_2.pth', last='epoch_1.pth')
+    assert find_resume_checkpoint(str(run))[0] == str(run / 'epoch_1.pth')
+    # a relative path in last_checkpoint is one of the work dir, not of the current folder
+    (run / 'last_checkpoint').write_text('epoch_2.pth')
+    assert find_resume_checkpoint(str(run))[0] == str(run / 'epoch_2.pth')
+    assert find_resume_checkpoint(str(tmp_path / 'empty')) == (
+        None, f'no checkpoint in {tmp_path / "empty"}')
+
+
+def test_a_copied_work_dir_resumes_from_its_own_checkpoint_or_refuses(tmp_path):
+    old = run_folder(tmp_path / 'old', 'epoch_1.pth', 'epoch_2.pth', last='epoch_2.pth')
+    new = tmp_path / 'new'
+    shutil.copytree(old, new)
+    path, how = find_resume_checkpoint(str(new))
+    assert path == str(new / 'epoch_2.pth')
+    assert str(old / 'epoch_2.pth') in how and 'copied or moved' in how
+    # the folder it came from is gone (or reused): never its checkpoint, unless given by path
+    shutil.rmtree(old)
+    (new / 'epoch_2.pth').unlink()
+    with pytest.raises(ValueError) as info:
+        find_resume_checkpoint(str(new))
+    for fact in (old / 'epoch_2.pth', 'epoch_1.pth', '--resume', 'another folder'):
+        assert str(fact) in str(info.value), fact
+
+
+@pytest.mark.parametrize('names', [('epoch_1.pth', 'epoch_2.pth'), ('iter_8.pth', 'epoch_2.pth'),
+                                   ('my_copy.pth', )])
+def test_checkpoints_without_last_checkpoint_are_listed_not_guessed(tmp_path, names):
+    run = run_folder(tmp_path, *names)
+    with pytest.raises(ValueError) as info:
+        find_resume_checkpoint(str(run))
+    message = str(info.value)
+    assert all(name in message for name in names)
+    assert 'last_checkpoint' in message and '--resume' in message and 'overwrite' in message
+
+
+def test_checkpoint_folder_follows_the_hook_out_dir(tmp_path):
+    assert checkpoint_folder(str(tmp_path / 'run')) == str(tmp_path / 'run')
+    assert checkpoint_folder(str(tmp_path / 'run'), str(tmp_path / 'ckpts')) == \
+        str(tmp_path / 'ckpts' / 'run')
+    out = run_folder(tmp_path / 'ckpts' / 'run', 'epoch_1.pth')
+    (tmp_path / 'run').mkdir()
+    (tmp_path / 'run' / 'last_checkpoint').write_text(str(out / 'epoch_1.pth'))
+    assert find_resume_checkpoint(str(tmp_path / 'run'), str(out))[0] == str(out / 'epoch_1.pth')

@@ -30,7 +30,11 @@ class AtomicCheckpointHook(CheckpointHook):
     only once the new one is in place (mmengine removes the oldest first, so with
     ``max_keep_ckpts=1`` a failed save would leave none). A failed save (e.g. a full
     disk) names the last good checkpoint; a folder it cannot write stops the run
-    before training, not at the first save. Takes the arguments of
+    before training, not at the first save. On resume, the paths of the last and best
+    checkpoints that the checkpoint's run recorded (absolute, of its folder) are taken
+    in this run's checkpoint folder when that run was elsewhere (a copied or moved work
+    dir): a new best checkpoint never removes another folder's, and the last good
+    checkpoint named after a failure is this folder's. Takes the arguments of
     :class:`CheckpointHook`; a remote ``out_dir`` with its own ``backend_args`` gets
     mmengine's behaviour.
     """
@@ -40,6 +44,7 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
+        self._rebase_recorded_paths(runner)
         if not is_main_process() or not isinstance(self.file_backend, AtomicLocalBackend):
             return
         for folder, what in ((self.out_dir, 'checkpoint folder (out_dir)'),
@@ -52,6 +57,25 @@ class AtomicCheckpointHook(CheckpointHook):
                 raise OSError(err.errno, f'the {what} {folder} is not writable, found before '
                               f'training: {err}') from err
             os.remove(probe)
+
+    def _rebase_recorded_paths(self, runner) -> None:
+        if '://' in str(self.out_dir):
+            return
+        hub = runner.message_hub
+        for key in [k for k in hub.runtime_info if k == 'last_ckpt' or k.startswith('best_ckpt')]:
+            path = hub.get_info(key)
+            if not isinstance(path, str) or osp.realpath(osp.dirname(path)) == \
+                    osp.realpath(self.out_dir):
+                continue
+            here = osp.join(self.out_dir, osp.basename(path))
+            # the last good checkpoint stays named where it is if this folder has no copy
+            if key != 'last_ckpt' or osp.isfile(here):
+                hub.update_info(key, here)
+        if getattr(self, 'best_ckpt_path', None) is not None:
+            self.best_ckpt_path = hub.get_info('best_ckpt', self.best_ckpt_path)
+        for indicator in getattr(self, 'best_ckpt_path_dict', {}):
+            self.best_ckpt_path_dict[indicator] = hub.get_info(
+                f'best_ckpt_{indicator}', self.best_ckpt_path_dict[indicator])
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         if not isinstance(self.file_backend, AtomicLocalBackend):

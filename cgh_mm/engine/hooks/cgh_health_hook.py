@@ -5,10 +5,12 @@ from typing import Optional
 import torch
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
-from mmengine.logging import print_log
+from mmengine.logging import HistoryBuffer, print_log
 from mmpretrain.engine.hooks import WarmupParamHook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
+
+from .view_pairing import view_pairing_problems
 
 
 def _batch_size(loader) -> int:
@@ -30,28 +32,35 @@ CROSS_TEACHER = {'hyper': 'global', 'global': 'hypercolumn'}
 class CGHHealthHook(Hook):
     """Guards a CGH run against settings that silently stop its learning signal.
 
-    Before training it refuses queues that hold no whole number of global batches, a
-    partial last batch (``drop_last=False``) or a loaded queue pointer off the batch slots
-    (either leaves the pointer between slots), a resume with another global batch than the
-    checkpoint's (saved in its ``meta``), and an InfoNCE warm-up (``WarmupParamHook`` on
-    ``head.alpha``) shorter than one refill of the queues (they would fill with
-    near-identical early keys: flat targets); it warns when the queue is longer than the
-    dataset. During training it refuses a batch of another size than configured, and
-    warns once per loss when, after the warm-up, ``health/*_target_entropy`` (read from
-    the message hub: no device sync) stays within ``flat_margin`` of uniform for
-    ``window`` iterations in a row.
+    Before training it refuses a training pipeline whose views do not fit the model
+    (:func:`~.view_pairing.view_pairing_problems`: their number, a strong view without
+    colour augmentation, colour augmented twice on the CPU and the device), queues that
+    hold no whole number of global batches, a partial last batch (``drop_last=False``) or
+    a loaded queue pointer off the batch slots (either leaves the pointer between slots),
+    a resume with another global batch than the checkpoint's (saved in its ``meta``), and
+    an InfoNCE warm-up (``WarmupParamHook`` on ``head.alpha``) shorter than one refill of
+    the queues (they would fill with near-identical early keys: flat targets); it warns
+    when the queue is longer than the dataset. During training it refuses a batch of
+    another size than configured, and warns once per loss when, after the warm-up,
+    ``health/*_target_entropy`` (read from the message hub: no device sync) stays within
+    ``flat_margin`` of uniform for ``window`` iterations in a row. Once the warm-up is
+    over, ``loss_nce`` (no longer computed: 0) is logged from then on, not as a mean over
+    a window of warm-up iterations.
 
     Args:
         strict_warmup: refuse to start (default) or only warn on a too short warm-up.
         flat_margin: entropy fraction above ``1 - flat_margin`` counts as flat.
         window: consecutive flat iterations before the warning.
+        require_colour_augmentation: refuse a strong view without colour augmentation
+            (default); False for an ablation without it.
     """
 
     priority = 'LOW'
 
     def __init__(self, strict_warmup: bool = True, flat_margin: float = 2e-3,
-                 window: int = 50) -> None:
+                 window: int = 50, require_colour_augmentation: bool = True) -> None:
         self.strict_warmup = strict_warmup
+        self.require_colour_augmentation = require_colour_augmentation
         self.flat_margin = flat_margin
         self.window = window
         self._flat_iters = {name: 0 for name in STUDENT_CONTEXT}
@@ -86,6 +95,11 @@ class CGHHealthHook(Hook):
             'optimizer and schedule) and a global batch that divides its queue pointer.')
 
     def before_train(self, runner) -> None:
+        cfg = getattr(runner, 'cfg', None)
+        problems = view_pairing_problems(cfg, self.require_colour_augmentation) if cfg else []
+        if problems:
+            raise ValueError('CGH: the views of the training pipeline do not fit the model:\n- '
+                             + '\n- '.join(problems))
         model = get_ori_model(runner.model)
         loader = runner.train_dataloader
         batch, world = _batch_size(loader), get_world_size()
@@ -142,6 +156,13 @@ class CGHHealthHook(Hook):
                       f'global batch {batch * world}).', logger='current', level=logging.WARNING)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        # After the warm-up (WarmupParamHook, NORMAL priority, has set alpha) the head no
+        # longer computes loss_nce: its log starts afresh (in its place in the log line),
+        # or it would show the mean of a window of warm-up iterations next to alpha 1.
+        head = getattr(get_ori_model(runner.model), 'head', None)
+        scalars = runner.message_hub.log_scalars
+        if getattr(head, 'computes_nce', True) is False and 'train/loss_nce' in scalars:
+            scalars['train/loss_nce'] = HistoryBuffer()
         views = data_batch.get('inputs') if isinstance(data_batch, dict) else None
         size = None
         if isinstance(views, (list, tuple)) and views:  # default_collate: a batch per view

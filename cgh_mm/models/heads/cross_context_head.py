@@ -101,6 +101,11 @@ class CrossContextHead(BaseModule):
         self._alpha.fill_(self._alpha_value)
         self._with_nce = self._alpha_value < 1
 
+    @property
+    def computes_nce(self) -> bool:
+        """Whether ``loss_nce`` is computed (``alpha < 1``); once not, it is 0."""
+        return self._with_nce
+
     def loss(self, student_global: Tensor, student_hypercolumn: Optional[Tensor],
              teacher_global: Tensor, teacher_hypercolumn: Optional[Tensor],
              global_queue: Tensor, hypercolumn_queue: Optional[Tensor],

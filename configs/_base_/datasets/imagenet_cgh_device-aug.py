@@ -6,8 +6,8 @@
 # sample; same pixels within rounding, see
 # tests/test_models/test_data_preprocessors/).
 #
-# A recipe using this file must also set the preprocessor, or the views go
-# unaugmented:
+# A recipe using this file must also set the preprocessor, or the strong view goes
+# without colour augmentation (CGHHealthHook refuses such a recipe before training):
 #   model = dict(data_preprocessor={{_base_.view_augment_preprocessor}})
 # (configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py does). The all-CPU pipeline
 # stays in ./imagenet_cgh.py, kept here as `cpu_aug_train_pipeline`; the recipe

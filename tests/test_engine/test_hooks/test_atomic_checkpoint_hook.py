@@ -1,7 +1,9 @@
 import errno
 import os
+from types import SimpleNamespace
 
 import pytest
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.runner import Runner
 
 import cgh_mm.utils.checkpoint as checkpoint_module
@@ -61,3 +63,29 @@ def test_an_unwritable_out_dir_is_refused_before_the_first_iteration(tmp_path, m
     assert str(read_only / 'run') in message and 'out_dir' in message
     assert 'read-only file system' in message and 'Free some space' not in message
     assert not runner.message_hub.get_info('iter')  # no compute was spent
+
+
+def test_a_moved_work_dir_keeps_to_its_own_last_and_best_checkpoints(tmp_path):
+    # A resumed run takes the paths its checkpoint recorded: after a copy, those of the
+    # folder it was copied from. A new best checkpoint removed that folder's best one, and
+    # a failed save named that folder's last checkpoint as the last good one.
+    old, new = tmp_path / 'old', tmp_path / 'new'
+    for folder in (old, new):
+        folder.mkdir()
+        for name in ('epoch_2.pth', 'best_knn_top1_epoch_1.pth'):
+            (folder / name).write_bytes(b'checkpoint')
+    hub = MessageHub.get_instance(f'moved_work_dir_{os.getpid()}')
+    hub.update_info('last_ckpt', str(old / 'epoch_2.pth'))
+    hub.update_info('best_ckpt', str(old / 'best_knn_top1_epoch_1.pth'))
+    hook = module.AtomicCheckpointHook(interval=1, save_best='knn/top1', rule='greater')
+    runner = SimpleNamespace(work_dir=str(new), message_hub=hub,
+                             logger=MMLogger.get_current_instance())
+    hook.before_train(runner)
+    assert hook.best_ckpt_path == str(new / 'best_knn_top1_epoch_1.pth')
+    assert hub.get_info('best_ckpt') == str(new / 'best_knn_top1_epoch_1.pth')
+    assert hub.get_info('last_ckpt') == str(new / 'epoch_2.pth')
+    # without a copy here, the last good checkpoint stays named where it is
+    (new / 'epoch_2.pth').unlink()
+    hub.update_info('last_ckpt', str(old / 'epoch_2.pth'))
+    hook.before_train(runner)
+    assert hub.get_info('last_ckpt') == str(old / 'epoch_2.pth')

@@ -1,14 +1,19 @@
+import glob
+import json
+import os.path as osp
+import uuid
 from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmpretrain.engine.hooks import WarmupParamHook
 
 from cgh_mm.engine.hooks import CGHHealthHook
 from cgh_mm.engine.hooks import cgh_health_hook as module
 from cgh_mm.models import CGH
-from tests.helpers import raises_stating
+from tests.helpers import raises_stating, tiny_runner_cfg
 
 
 def fake_runner(queue_len=4096, batch=64, dataset=6400, warmup_epochs=0.25, epochs=10,
@@ -155,3 +160,93 @@ def test_resume_with_another_global_batch_is_refused_with_the_numbers(monkeypatc
     runner = resuming(batch=16, world_size=1)
     runner._resume = False
     hook.after_load_checkpoint(runner, checkpoint)
+
+
+CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+                   'configs')
+IN1K = osp.join(CONFIGS, 'cgh', 'cgh_resnet50_8xb32-coslr-200e_in1k.py')
+
+
+def with_config(cfg: Config):
+    runner = fake_runner(warmup_epochs=5)
+    runner.cfg = cfg
+    return runner
+
+
+def test_device_augmentation_data_with_a_plain_preprocessor_is_refused(tmp_path):
+    # The recipe of the dataset base's own comment, without its preprocessor line: the
+    # strong view was the plain normalisation of its crop.
+    recipe = tmp_path / 'recipe.py'
+    bases = [osp.join(CONFIGS, '_base_', p) for p in (
+        'models/cgh_r50.py', 'datasets/imagenet_cgh_device-aug.py',
+        'schedules/sgd_coslr_200e.py', 'default_runtime.py')]
+    recipe.write_text(f'_base_ = {bases!r}\n')
+    cfg = Config.fromfile(str(recipe), import_custom_modules=False)
+    with raises_stating(ValueError, 'view 1', 'no colour augmentation', 'SelfSupDataPreprocessor',
+                        'data_preprocessor={{_base_.view_augment_preprocessor}}',
+                        'require_colour_augmentation=False'):
+        CGHHealthHook().before_train(with_config(cfg))
+    CGHHealthHook(require_colour_augmentation=False).before_train(with_config(cfg))  # an ablation
+
+
+def test_cpu_colour_pipeline_with_the_device_preprocessor_is_refused():
+    cfg = Config.fromfile(IN1K, import_custom_modules=False)
+    cfg.train_dataloader.dataset.pipeline = cfg.cpu_aug_train_pipeline
+    with raises_stating(ValueError, 'view 1', 'ColorJitter', 'GaussianBlur', 'RandomGrayscale',
+                        'twice', 'view_pipelines=[[], []]'):
+        CGHHealthHook().before_train(with_config(cfg))
+
+
+def test_view_counts_that_do_not_fit_the_model_are_refused():
+    multicrop = IN1K.replace('_in1k.py', '_in1k_multicrop.py')
+    cfg = Config.fromfile(multicrop, import_custom_modules=False)
+    cfg.model.num_local_crops = 0  # 6 views made, 2 taken
+    with raises_stating(ValueError, 'got 6', 'model.num_local_crops=4'):
+        CGHHealthHook().before_train(with_config(cfg))
+    cfg = Config.fromfile(multicrop, import_custom_modules=False)
+    cfg.model.data_preprocessor.view_pipelines = cfg.model.data_preprocessor.view_pipelines[:2]
+    with raises_stating(ValueError, 'view_pipelines has 2', '6 views'):
+        CGHHealthHook().before_train(with_config(cfg))
+
+
+@pytest.mark.parametrize('config', sorted(
+    glob.glob(osp.join(CONFIGS, 'cgh', '*.py')) + glob.glob(osp.join(CONFIGS, 'study', 'cgh*.py'))
+    + [osp.join(CONFIGS, 'cgh_r50_8xb256.py')]), ids=osp.basename)
+def test_the_shipped_recipes_pair_their_views(config):
+    cfg = Config.fromfile(config, import_custom_modules=False)
+    assert 'CGHHealthHook' in [hook['type'] for hook in cfg.custom_hooks]
+    CGHHealthHook().before_train(with_config(cfg))
+
+
+def test_loss_nce_is_logged_afresh_once_it_is_not_computed():
+    # After the warm-up the log showed the mean of a window of warm-up values of loss_nce
+    # (0.72) next to alpha 1, while loss_nce is no longer computed.
+    runner = fake_runner()
+    hub = runner.message_hub = MessageHub.get_instance(f'loss_nce_{uuid.uuid4().hex}')
+    for value in (0.9, 0.72):
+        hub.update_scalar('train/loss_nce', value)
+    runner.model.head = SimpleNamespace(alpha=0.5, computes_nce=True)
+    CGHHealthHook().before_train_iter(runner, 0)
+    assert hub.get_scalar('train/loss_nce').mean(10) == pytest.approx(0.81)  # warming up
+    hub.update_scalar('train/alpha', 0.5)
+    runner.model.head = SimpleNamespace(alpha=1.0, computes_nce=False)
+    CGHHealthHook().before_train_iter(runner, 1)
+    hub.update_scalar('train/loss_nce', 0.0)  # what the head returns from then on
+    assert hub.get_scalar('train/loss_nce').mean(10) == 0.0
+    assert list(hub.log_scalars) == ['train/loss_nce', 'train/alpha']  # its place in the log
+
+
+@pytest.mark.slow
+def test_the_log_shows_no_warmup_loss_nce_at_alpha_1(tmp_path):
+    from mmengine.runner import Runner
+
+    cfg = tiny_runner_cfg(tmp_path, max_epochs=5)  # 8 warm-up iterations, then 2 at alpha 1
+    cfg.log_processor.window_size = 10
+    Runner.from_cfg(cfg).train()
+    with open(glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))[0]) as f:
+        rows = [json.loads(line) for line in f]
+    assert [row['step'] for row in rows if row['alpha'] == 1] == [9, 10]
+    assert all(row['loss_nce'] > 0 for row in rows if row['alpha'] < 1)
+    for row in rows:
+        if row['alpha'] == 1:  # not computed: 0, not a mean over warm-up iterations
+            assert row['loss_nce'] == 0, row

@@ -1,9 +1,12 @@
+import shutil
+
 import pytest
 import torch
 from mmengine.runner import Runner
 
 from cgh_mm.engine.hooks import CheckpointMismatchError
-from tests.helpers import tiny_runner_cfg
+from cgh_mm.utils import load_checkpoint_safely
+from tests.helpers import raises_stating, tiny_runner_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -65,3 +68,46 @@ def test_resume_says_when_the_checkpoint_lr_overrides_the_config(tmp_path, monke
         assert len(warnings) == expected
     assert 'lr 0.05' in warnings[0] and 'lr 0.01' in warnings[0]  # the checkpoint's, the config's
     assert f'load_from={checkpoint}' in warnings[0]
+
+
+def resume_cfg(work_dir, checkpoint, **options):
+    cfg = tiny_runner_cfg(work_dir, max_epochs=2)
+    cfg.merge_from_dict(options)
+    cfg.resume, cfg.load_from = True, None if checkpoint is None else str(checkpoint)
+    return cfg
+
+
+def test_a_resume_with_other_training_settings_is_refused_before_training(tmp_path):
+    Runner.from_cfg(tiny_runner_cfg(tmp_path / 'run', max_epochs=1)).train()
+    checkpoint = tmp_path / 'run' / 'epoch_1.pth'
+    # mmengine only warned about the seed, and said nothing about an ablation
+    for options, fact in (({'randomness.seed': 5}, 'randomness.seed: 0 -> 5'),
+                          ({'model.head.teaching': 'same'},
+                           "model.head.teaching: 'cross' (default) -> 'same'")):
+        runner = Runner.from_cfg(resume_cfg(tmp_path / 'refused', checkpoint, **options))
+        with raises_stating(CheckpointMismatchError, fact, str(checkpoint), 'resume_may_change'):
+            runner.train()
+        assert not list((tmp_path / 'refused').glob('*.pth'))  # no step was trained
+    # what a resume may change: the length of training, logging; a change the run allows
+    Runner.from_cfg(resume_cfg(
+        tmp_path / 'longer', checkpoint, **{
+            'model.head.teaching': 'same', 'log_processor.window_size': 1,
+            'default_hooks.checkpoint_match.resume_may_change': ['model.head.teaching']
+        })).train()
+    assert load_checkpoint_safely(str(tmp_path / 'longer' / 'epoch_2.pth'))['meta']['epoch'] == 2
+
+
+def test_a_runner_never_resumes_another_folders_checkpoint(tmp_path):
+    Runner.from_cfg(tiny_runner_cfg(tmp_path / 'run', max_epochs=1)).train()
+    copy = tmp_path / 'copy'
+    shutil.copytree(tmp_path / 'run', copy)
+    # mmengine would follow last_checkpoint to the folder the work dir was copied from
+    runner = Runner.from_cfg(resume_cfg(copy, None))
+    with raises_stating(CheckpointMismatchError, tmp_path / 'run' / 'epoch_1.pth',
+                        f'load_from={copy / "epoch_1.pth"}'):
+        runner.train()
+    # checkpoints but no last_checkpoint: listed, not trained over
+    (copy / 'last_checkpoint').unlink()
+    runner = Runner.from_cfg(resume_cfg(copy, None))
+    with raises_stating(CheckpointMismatchError, 'epoch_1.pth', 'last_checkpoint'):
+        runner.train()

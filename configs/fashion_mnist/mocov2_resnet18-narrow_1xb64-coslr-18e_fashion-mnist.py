@@ -1,5 +1,6 @@
-# Study, 3x budget (docs/study.md): the demo's MoCo v2 peer (./mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py)
-# on the 18-epoch schedule of ./cgh_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py.
+# Study, 3x budget (docs/study.md): the demo's MoCo v2 peer
+# (./mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py) on the 18-epoch schedule of
+# ./cgh_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py.
 _base_ = ['./mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py']
 
 max_epochs = 18

@@ -24,7 +24,8 @@ train_dataloader = dict(
     batch_size=256,
     dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_prefix='train',
                  with_label=False, pipeline={{_base_.train_pipeline}}))
-knn_memory_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train',
-                                          classes=class_list, pipeline={{_base_.test_pipeline}}))
+knn_memory_dataloader = dict(dataset=dict(
+    type=dataset_type, data_root=data_root, data_prefix='train', classes=class_list,
+    pipeline={{_base_.test_pipeline}}))
 val_dataloader = dict(dataset=dict(knn_memory_dataloader['dataset'], data_prefix='val'))
 val_cfg = dict(memory_dataloader=knn_memory_dataloader)

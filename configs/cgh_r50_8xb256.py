@@ -17,13 +17,9 @@ _base_ = [
 ]
 
 model = dict(queue_len=131072)
-# Loader: a GPU needs the same samples/s as at 32 images per step, so the same 10
-# workers (12 CPUs per task, tools/slurm_train.sh's default). A batch of 256 is 77.1 MB
-# of uint8 views and takes a worker ~1 s; 2 batches per worker (10 x 2 x 256 = 5120
-# samples, ~2 s of steps) absorb the decode spread that prefetch_factor=4 covers at 32.
-# Memory per GPU, at most: 20 x 77.1 MB = 1.54 GB of /dev/shm and 22 x 134 MB (each
-# view pinned in a 64 MiB block) = 2.95 GB pinned; per node of 8 GPUs 12.3 GB and
-# 23.6 GB (16 workers x 4 would hold 4.9 GB and 8.9 GB per GPU).
+# Loader: the same 10 workers as at 32 images per step (a GPU needs about as many
+# samples/s); 2 batches ready per worker instead of 4, which bounds the shared and pinned
+# memory per GPU (docs/gpu.md, "Loader sizing").
 train_dataloader = dict(batch_size=256, num_workers=10, prefetch_factor=2)
 optim_wrapper = dict(optimizer=dict(lr=0.05))
 auto_scale_lr = dict(base_batch_size=256, enable=True)

@@ -32,8 +32,10 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 CONFIGS = dict(
-    CGH=osp.join(ROOT, 'configs', 'cgh', 'cgh_resnet18_1xb64-fashion-mnist_demo.py'),
-    MoCo=osp.join(ROOT, 'configs', 'mocov2', 'mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py'))
+    CGH=osp.join(ROOT, 'configs', 'fashion_mnist',
+                 'cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'),
+    MoCo=osp.join(ROOT, 'configs', 'fashion_mnist',
+                  'mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'))
 
 
 def knn_top1(model, memory_loader, query_loader) -> float:

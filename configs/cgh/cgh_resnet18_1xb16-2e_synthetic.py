@@ -1,15 +1,16 @@
 # A tiny CGH run on generated images: CPU smoke test and quick demo.
-_base_ = ['../_base_/models/cgh_r50.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/models/cgh_r18.py',
+    '../_base_/schedules/sgd_bs256.py',
+    '../_base_/default_runtime.py',
+]
 
 model = dict(
     # a refill of the queue takes 64 / 16 = 4 iterations: the 1-epoch warm-up outlasts it
     queue_len=64,
-    feat_dim=128,
     teacher_momentum=0.99,
-    backbone=dict(depth=18),
-    neck=dict(in_channels=512, hid_channels=256, out_channels=128),
-    hypercolumn_neck=dict(
-        in_channels=(256, 512), conv_channels=256, hid_channels=256, out_channels=128))
+    neck=dict(hid_channels=256),
+    hypercolumn_neck=dict(conv_channels=256, hid_channels=256))
 
 weak_view = [
     dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.0), backend='pillow'),
@@ -41,11 +42,6 @@ train_dataloader = dict(
             dict(type='PackInputs'),
         ]))
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    constructor='QuietOptimWrapperConstructor',
-    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=False, begin=0, end=4),
     dict(type='CosineAnnealingLR', T_max=4, by_epoch=False, begin=4, end=8),

@@ -1,7 +1,7 @@
 # The ImageNet-1k recipe with every augmentation on the CPU (the reference path,
 # the pipeline of ../_base_/datasets/imagenet_cgh.py): the data preprocessor only
-# normalises. Needs about 2.8x the CPU time per sample of the default split
-# (11.2 against 4.05 ms, tools/analysis/loader_benchmark.py, see the README).
+# normalises. It needs more CPU time per sample than the default split (docs/gpu.md,
+# "Loader sizing").
 #   tools/dist_train.sh configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_cpu-aug.py 8
 _base_ = ['./cgh_resnet50_8xb32-coslr-200e_in1k.py']
 

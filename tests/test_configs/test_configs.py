@@ -13,14 +13,15 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# Pretraining configs; configs/benchmarks (downstream tasks) and configs/study (the demo's
-# variants) have their own tests.
-CONFIGS = sorted(
+DEMO = 'configs/fashion_mnist/cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
+MOCO_DEMO = 'configs/fashion_mnist/mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
+# Pretraining configs; configs/benchmarks (downstream tasks) and the demo's peer and
+# variants (configs/fashion_mnist) have their own tests.
+CONFIGS = sorted({DEMO} | {
     osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                                             recursive=True)
     if '_base_' not in p and not osp.relpath(p, ROOT).startswith(
-        ('configs/benchmarks', 'configs/mocov2', 'configs/study')))
-MOCO_DEMO = 'configs/mocov2/mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py'
+        ('configs/benchmarks', 'configs/fashion_mnist'))})
 
 # Expected side of each view the train pipeline produces, per config.
 IN1K = [224, 224]
@@ -35,7 +36,7 @@ VIEW_SIZES = {
     'configs/cgh/cgh_resnet18_1xb256-coslr-200e_stl10.py': [96, 96],
     'configs/cgh/cgh_resnet18_1xb256-coslr-200e_tiny-imagenet.py': [64, 64],
     'configs/cgh/cgh_resnet18_4xb64-coslr-200e_in100.py': IN1K,
-    'configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py': [32, 32],
+    DEMO: [32, 32],
     'configs/cgh/cgh_resnet18_1xb16-2e_synthetic.py': [64, 64],
     'configs/cgh/cgh_resnet50_1xb64-coslr-200e_custom.py': IN1K,
 }
@@ -229,7 +230,7 @@ def test_syncbn_switch_builds():
 
 
 def test_moco_demo_peer_differs_from_the_cgh_demo_only_in_the_algorithm():
-    cgh, moco = _load('configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py'), _load(MOCO_DEMO)
+    cgh, moco = _load(DEMO), _load(MOCO_DEMO)
     assert moco.model['type'] == 'MoCo' and moco.custom_hooks == []
     assert dict(moco.model['backbone'], out_indices=(2, 3)) == cgh.model['backbone']
     assert moco.model['data_preprocessor'] == cgh.model['data_preprocessor']

@@ -7,8 +7,9 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = 'configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py'
-MOCO = 'configs/mocov2/mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py'
+FOLDER = 'configs/fashion_mnist/'
+DEMO = FOLDER + 'cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
+MOCO = FOLDER + 'mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
 
 
 def load(name):
@@ -37,23 +38,23 @@ LAYER234 = {'model.backbone.out_indices', 'model.hypercolumn_neck.stage_indices'
 
 
 @pytest.mark.parametrize('name, base, expected', [
-    ('configs/study/cgh-same_resnet18_1xb64-6e_fashion-mnist.py', DEMO, {'model.head.teaching'}),
-    ('configs/study/cgh-l234_resnet18_1xb64-6e_fashion-mnist.py', DEMO, LAYER234),
-    ('configs/study/cgh-global_resnet18_1xb64-6e_fashion-mnist.py', DEMO, GLOBAL),
-    ('configs/study/cgh-infonce_resnet18_1xb64-6e_fashion-mnist.py', DEMO,
+    ('cgh-same_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO, {'model.head.teaching'}),
+    ('cgh-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO, LAYER234),
+    ('cgh-global_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO, GLOBAL),
+    ('cgh-infonce_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO,
      {'model.head.alpha', 'custom_hooks'}),
-    ('configs/study/cgh_resnet18_1xb64-18e_fashion-mnist.py', DEMO, SCHEDULE),
-    ('configs/study/cgh-global_resnet18_1xb64-18e_fashion-mnist.py', DEMO, SCHEDULE | GLOBAL),
-    ('configs/study/mocov2_resnet18-narrow_1xb64-18e_fashion-mnist.py', MOCO, SCHEDULE),
+    ('cgh_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py', DEMO, SCHEDULE),
+    ('cgh-global_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py', DEMO, SCHEDULE | GLOBAL),
+    ('mocov2_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py', MOCO, SCHEDULE),
 ])
 def test_study_config_differs_from_its_peer_only_as_declared(name, base, expected):
-    cfg, peer = load(name), load(base)
+    cfg, peer = load(FOLDER + name), load(base)
     assert differences(cfg, peer) == expected
     if 'train_cfg.max_epochs' in expected:
         assert cfg['train_cfg']['max_epochs'] == 3 * peer['train_cfg']['max_epochs'] == 18
         warmup, cosine = cfg['param_scheduler']
         assert (warmup['end'], cosine['begin'], cosine['end'], cosine['T_max']) == (1, 1, 18, 17)
-    if name.endswith('infonce_resnet18_1xb64-6e_fashion-mnist.py'):
+    if 'cgh-infonce_' in name:
         assert cfg['custom_hooks'] == [dict(type='CGHHealthHook')]  # no alpha warm-up
     if expected == LAYER234:  # layer2 (8 x 8), layer3 (4 x 4), layer4 (2 x 2) at 32 px
         model = MODELS.build(cfg['model'])

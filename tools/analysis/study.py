@@ -34,25 +34,41 @@ from typing import Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = osp.join(ROOT, 'docs', 'study', 'results.jsonl')
-DEMO = 'configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py'
+FOLDER = 'configs/fashion_mnist/'
+DEMO = FOLDER + 'cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
 # budget -> method -> config. 'random-init' evaluates the config's backbone as
 # initialised (seeded), 'raw-pixels' the preprocessed pixels: neither trains.
 GRID = {
     'demo': {
         'raw-pixels': DEMO,
         'random-init': DEMO,
-        'mocov2': 'configs/mocov2/mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py',
-        'infonce': 'configs/study/cgh-infonce_resnet18_1xb64-6e_fashion-mnist.py',
-        'global': 'configs/study/cgh-global_resnet18_1xb64-6e_fashion-mnist.py',
-        'same': 'configs/study/cgh-same_resnet18_1xb64-6e_fashion-mnist.py',
+        'mocov2': FOLDER + 'mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
+        'infonce': FOLDER + 'cgh-infonce_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
+        'global': FOLDER + 'cgh-global_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
+        'same': FOLDER + 'cgh-same_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
         'cross': DEMO,
-        'cross-l234': 'configs/study/cgh-l234_resnet18_1xb64-6e_fashion-mnist.py',
+        'cross-l234': FOLDER + 'cgh-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
     },
     '3x': {
-        'cross': 'configs/study/cgh_resnet18_1xb64-18e_fashion-mnist.py',
-        'global': 'configs/study/cgh-global_resnet18_1xb64-18e_fashion-mnist.py',
-        'mocov2': 'configs/study/mocov2_resnet18-narrow_1xb64-18e_fashion-mnist.py',
+        'cross': FOLDER + 'cgh_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py',
+        'global': FOLDER + 'cgh-global_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py',
+        'mocov2': FOLDER + 'mocov2_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py',
     },
+}
+# Where the study's configs were before they moved to FOLDER, with the same resolved
+# contents. A record keeps the path its run was recorded with (what ran, at its commit);
+# read back, it names the config's path today, so that `run` skips the runs recorded
+# under the old path and `report` pools them with the new ones.
+MOVED_CONFIGS = {
+    'configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py': DEMO,
+    'configs/mocov2/mocov2_resnet18-narrow_1xb64-6e_fashion-mnist.py': GRID['demo']['mocov2'],
+    'configs/study/cgh-infonce_resnet18_1xb64-6e_fashion-mnist.py': GRID['demo']['infonce'],
+    'configs/study/cgh-global_resnet18_1xb64-6e_fashion-mnist.py': GRID['demo']['global'],
+    'configs/study/cgh-same_resnet18_1xb64-6e_fashion-mnist.py': GRID['demo']['same'],
+    'configs/study/cgh-l234_resnet18_1xb64-6e_fashion-mnist.py': GRID['demo']['cross-l234'],
+    'configs/study/cgh_resnet18_1xb64-18e_fashion-mnist.py': GRID['3x']['cross'],
+    'configs/study/cgh-global_resnet18_1xb64-18e_fashion-mnist.py': GRID['3x']['global'],
+    'configs/study/mocov2_resnet18-narrow_1xb64-18e_fashion-mnist.py': GRID['3x']['mocov2'],
 }
 UNTRAINED = ('raw-pixels', 'random-init')
 KNN = dict(k=20, temperature=0.07)
@@ -107,9 +123,19 @@ def refusal(result: Dict[str, object]) -> Optional[str]:
     return None
 
 
+def moved(record_: object) -> object:
+    """``record_`` with its config named by today's path (:data:`MOVED_CONFIGS`); anything
+    else (not a record) as it is."""
+    config = record_.get('config') if isinstance(record_, dict) else None
+    if isinstance(config, str) and config in MOVED_CONFIGS:
+        return dict(record_, config=MOVED_CONFIGS[config])
+    return record_
+
+
 def read_records(path: str) -> List[Tuple[int, Dict[str, object]]]:
-    """``(line number, record)`` of every record of the results file; a line that is not
-    a record is a :class:`ResultsFileError` naming the file, the line and the fix."""
+    """``(line number, record)`` of every record of the results file, its config named by
+    today's path (:func:`moved`); a line that is not a record is a
+    :class:`ResultsFileError` naming the file, the line and the fix."""
     if not osp.isfile(path):
         return []
     records = []
@@ -132,7 +158,7 @@ def read_records(path: str) -> List[Tuple[int, Dict[str, object]]]:
                 raise ResultsFileError(
                     f'{path}, line {number}: a record needs {missing}, which it lacks. '
                     'Restore the line as study.py wrote it, or delete it.')
-            records.append((number, record_))
+            records.append((number, moved(record_)))
     return records
 
 
@@ -321,7 +347,7 @@ def record(result: Dict[str, object], path: str) -> bool:
         lines = f.read().split('\n')
         for number, line in enumerate(lines, 1):
             try:
-                same = run_key(json.loads(line)) == run_key(result)
+                same = run_key(moved(json.loads(line))) == run_key(moved(result))
             except (ValueError, TypeError, KeyError):  # not a record: the report names it
                 continue
             if same:

@@ -14,7 +14,8 @@
 #       ln -s "$PWD/data/imagenet/val_folders/$w" data/imagenet100/val/$w
 #     done < data/imagenet100/classes.txt
 # `classes=` below makes the dataset check that the folders match the list.
-_base_ = ['./imagenet_cgh.py']
+# Online kNN monitor (./knn_monitor.py): memory bank = the train images, queries = val.
+_base_ = ['./imagenet_cgh.py', './knn_monitor.py']
 
 dataset_type = 'CustomDataset'
 data_root = 'data/imagenet100'
@@ -23,23 +24,8 @@ train_dataloader = dict(
     batch_size=256,
     dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_prefix='train',
                  with_label=False, pipeline={{_base_.train_pipeline}}))
-
-# Online kNN monitor: memory bank = the train images, queries = val.
-knn_memory_dataloader = dict(
-    batch_size=256,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train',
-                 classes=class_list, pipeline={{_base_.test_pipeline}}))
-val_dataloader = dict(
-    batch_size=256,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='val',
-                 classes=class_list, pipeline={{_base_.test_pipeline}}))
-val_evaluator = dict(type='WeightedKNNAccuracy', k=20, temperature=0.07)
-val_cfg = dict(type='KNNValLoop', memory_dataloader=knn_memory_dataloader)
+knn_memory_dataloader = dict(dataset=dict(
+    type=dataset_type, data_root=data_root, data_prefix='train', classes=class_list,
+    pipeline={{_base_.test_pipeline}}))
+val_dataloader = dict(dataset=dict(knn_memory_dataloader['dataset'], data_prefix='val'))
+val_cfg = dict(memory_dataloader=knn_memory_dataloader)

@@ -1,12 +1,7 @@
-# The paper recipe at total batch 256: SGD lr 0.05, momentum 0.9, weight decay
-# 1e-4 except on BN parameters and biases; 5 linear warm-up epochs from ~0, then
-# cosine to 0, both stepped per iteration; the loss warm-up lasts 5 epochs too.
-optim_wrapper = dict(
-    type='OptimWrapper',
-    # one summary line instead of a log line per parameter
-    constructor='QuietOptimWrapperConstructor',
-    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
+# The paper recipe at total batch 256: its optimiser (./sgd_bs256.py), 5 linear warm-up
+# epochs from ~0, then cosine to 0, both stepped per iteration; the loss warm-up lasts
+# 5 epochs too.
+_base_ = ['./sgd_bs256.py']
 
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=5,

@@ -132,6 +132,54 @@ def test_the_recorded_study_reports_its_committed_table():
         assert text == f.read()
 
 
+def test_every_config_of_the_grid_exists_and_every_recorded_one_is_known():
+    grid = {config for budget in study.GRID.values() for config in budget.values()}
+    assert all(osp.isfile(osp.join(ROOT, config)) for config in grid)
+    assert set(study.MOVED_CONFIGS.values()) <= grid
+    assert not set(study.MOVED_CONFIGS) & grid
+    with open(study.RESULTS) as f:
+        recorded = {json.loads(line)['config'] for line in f if line.strip()}
+    assert recorded <= grid | set(study.MOVED_CONFIGS)
+
+
+def grid_args(tmp_path, results, methods, seeds):
+    """``study.py run`` of the study's own grid on ``results``."""
+    import argparse
+    return argparse.Namespace(
+        grid=None, budgets=['demo', '3x'], methods=methods, seeds=seeds, results=str(results),
+        memory_size=10000, jobs=2, threads=1, work_dir=str(tmp_path / 'runs'), data_root=None,
+        smoke_iters=0)
+
+
+def test_runs_recorded_under_the_configs_old_paths_are_done(tmp_path, monkeypatch, capsys):
+    """The committed records, and the cross-l234 runs recorded elsewhere, name the configs
+    where they were before they moved: `run` still skips them."""
+    with open(study.RESULTS) as f:
+        committed = f.read()
+    old_l234 = 'configs/study/cgh-l234_resnet18_1xb64-6e_fashion-mnist.py'
+    assert study.MOVED_CONFIGS[old_l234] == study.GRID['demo']['cross-l234']
+    cross = next(json.loads(line) for line in committed.splitlines()
+                 if json.loads(line)['method'] == 'cross')
+    l234 = dict(cross, method='cross-l234', config=old_l234, seed=0)
+    results = write_results(tmp_path / 'results.jsonl', [], committed + json.dumps(l234) + '\n')
+    monkeypatch.setattr(study, 'checkout_state', lambda: dict(commit='0' * 40, dirty=False))
+
+    def busy(work_dir):  # a run to do is skipped, never started
+        raise study.WorkDirBusyError(f'{work_dir} is in use')
+
+    monkeypatch.setattr(study, 'lock_work_dir', busy)
+    methods = sorted({m for budget in study.GRID.values() for m in budget} - {'cross-l234'})
+    study.run_grid(grid_args(tmp_path, results, methods, [0, 1, 2]))
+    study.run_grid(grid_args(tmp_path, results, ['cross-l234'], [0]))
+    out = capsys.readouterr().out
+    assert out.count('0 runs to do, 37 recorded') == 2, out
+    # the table of moves is what makes them count: without it every run is to do again
+    monkeypatch.setattr(study, 'MOVED_CONFIGS', {})
+    study.run_grid(grid_args(tmp_path, results, methods, [0, 1, 2]))
+    out = capsys.readouterr().out
+    assert '30 runs to do' in out and out.count('skipped') == 30
+
+
 @pytest.mark.slow
 def test_report_counts_each_run_once_and_never_pools_settings(tmp_path):
     runs = [fake_run('cross', s, v) for s, v in enumerate((70.0, 72.0, 74.0))]

@@ -3,14 +3,9 @@
 # mmdet base: mmdet::mask_rcnn/mask-rcnn_r50-caffe-c4_1x_coco.py
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50-caffe-c4_1x_coco.py',
-    '../_base_/cgh_r50_finetune.py',
+    '../_base_/cgh_r50-c4_finetune.py',
     '../_base_/coco_ms_train.py',
 ]
-
-# mmpretrain's ResLayerExtraNorm (the shared head), registered into mmdet's registry.
-custom_imports = dict(
-    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm.utils'],
-    allow_failed_imports=False)
 
 model = dict(
     data_preprocessor={{_base_.cgh_data_preprocessor}},

@@ -3,13 +3,8 @@
 # mmdet base: mmdet::pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py
 _base_ = [
     'mmdet::pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py',
-    '../_base_/cgh_r50_finetune.py',
+    '../_base_/cgh_r50-c4_finetune.py',
 ]
-
-# mmpretrain's ResLayerExtraNorm (the shared head), registered into mmdet's registry.
-custom_imports = dict(
-    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm.utils'],
-    allow_failed_imports=False)
 
 model = dict(
     data_preprocessor={{_base_.cgh_data_preprocessor}},

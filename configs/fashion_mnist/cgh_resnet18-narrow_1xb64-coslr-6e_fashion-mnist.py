@@ -1,7 +1,8 @@
 # The `make demo` run: CGH on a Fashion-MNIST train subset, one CPU process.
 # A narrow ResNet-18 (small-image stem, 16 base channels, stride 2 in the
 # first stage) so that pretraining plus three kNN evaluations fit in minutes
-# on 2 cores; the kNN monitor runs every epoch.
+# on 2 cores; the kNN monitor runs every epoch. The study of docs/study.md varies
+# this config (the other files of this folder).
 _base_ = [
     '../_base_/models/cgh_r18_cifar.py',
     '../_base_/datasets/fashion_mnist_cgh.py',

@@ -1,8 +1,8 @@
 # The peer of the `make demo` CGH run: mmpretrain's MoCo v2 with the same narrow
 # ResNet-18, data, schedule, batch, queue length, EMA momentum and kNN monitor
-# (configs/cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py). Its query (student) sees the
+# (./cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py). Its query (student) sees the
 # strong view and its key (teacher) the weak one, as CGH's student and teacher do.
-_base_ = ['../cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py']
+_base_ = ['./cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py']
 
 model = dict(
     _delete_=True,

@@ -2,7 +2,7 @@
 # matter?"): the demo config with the hypercolumn built from layer2 + layer3 + layer4
 # (8 x 8, 4 x 4 and 2 x 2 maps at 32 px) instead of layer3 + layer4. The backbone also
 # returns layer2; the global branch and the kNN features still read layer4 (the last map).
-_base_ = ['../cgh/cgh_resnet18_1xb64-fashion-mnist_demo.py']
+_base_ = ['./cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py']
 
 base_channels = 16
 model = dict(

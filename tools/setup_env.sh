@@ -4,12 +4,23 @@
 # the GPUs are hidden from mmcv's build (docs/gpu.md has the CUDA build, for mmdet/mmseg
 # fine-tuning on GPUs).
 #
-#   VENV=.venv tools/setup_env.sh
+#   VENV=.venv tools/setup_env.sh          # everything: make test
+#   VENV=.venv tools/setup_env.sh --demo   # no compiled mmcv op: make demo
 #
+# --demo installs mmcv-lite (mmcv's pure-Python wheel, same version): pretraining, kNN and
+# the linear probe use no compiled mmcv op, only mmdet/mmseg fine-tuning and their tests
+# do. A later full run replaces mmcv-lite by the compiled mmcv; --demo keeps a compiled
+# mmcv that is already there.
 # The compiled mmcv wheel is kept in a wheelhouse keyed by torch version
 # ($MMCV_WHEELHOUSE, default ~/.cache/cgh-mm/wheelhouse), so a second build takes ~90 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DEMO=0
+case "${1:-}" in
+  --demo) DEMO=1 ;;
+  "") ;;
+  *) echo "usage: tools/setup_env.sh [--demo]" >&2; exit 2 ;;
+esac
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 TORCH_VERSION=2.14.1
@@ -20,7 +31,21 @@ WHEELHOUSE=${MMCV_WHEELHOUSE:-$HOME/.cache/cgh-mm/wheelhouse}/torch${TORCH_VERSI
 VPY="$VENV/bin/python"
 "$VPY" -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
 
-if ! "$VPY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; then
+has_mmcv_ops() {
+  "$VPY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null
+}
+if [ "$DEMO" = 1 ]; then
+  has_mmcv_ops || "$VPY" -m pip install -q "mmcv-lite==${MMCV_VERSION}"
+  "$VPY" -m pip install -q --no-deps -e .
+  "$VPY" -c "import mmcv, mmpretrain; print('demo environment ready: mmcv', mmcv.__version__)"
+  exit 0
+fi
+if ! has_mmcv_ops; then
+  # mmcv-lite (from --demo) and mmcv install the same files: remove it first, or
+  # uninstalling it later would delete the compiled mmcv's files.
+  if "$VPY" -m pip show -q mmcv-lite >/dev/null 2>&1; then
+    "$VPY" -m pip uninstall -q -y mmcv-lite
+  fi
   mkdir -p "$WHEELHOUSE"
   if ! ls "$WHEELHOUSE"/mmcv-${MMCV_VERSION}-*.whl >/dev/null 2>&1; then
     echo "Compiling mmcv ${MMCV_VERSION} with CPU ops (12-18 min on 2 cores)..."

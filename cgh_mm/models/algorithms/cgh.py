@@ -15,13 +15,14 @@ micro-batch after it) and every micro-batch writes its keys, as a step of that b
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
+import torch.distributed as dist
+import torch.distributed._functional_collectives as funcol
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import all_gather, get_world_size
+from mmengine.dist import all_gather, get_rank, get_world_size
 from mmengine.model import ExponentialMovingAverage, MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup import BaseSelfSupervisor
-from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.registry import MODEL_WRAPPERS, MODELS
 from mmpretrain.structures import DataSample
 
@@ -249,11 +250,11 @@ class CGH(BaseSelfSupervisor):
             if self._teacher_moves:
                 self._update_teacher()
             shuffle = self.shuffle_teacher_bn and get_world_size() > 1
-            weak_view, idx_unshuffle = batch_shuffle_ddp(inputs[0]) if shuffle else (
+            weak_view, unshuffle = shuffle_across_ranks(inputs[0]) if shuffle else (
                 inputs[0], None)
             teacher_keys = self.embed(weak_view, teacher=True)  # (global, hypercolumn or None)
             if shuffle:
-                teacher_keys = [k if k is None else batch_unshuffle_ddp(k, idx_unshuffle)
+                teacher_keys = [k if k is None else unshuffle_across_ranks(k, unshuffle)
                                 for k in teacher_keys]
 
         losses = self.head.loss(student_global, student_hypercolumn, *teacher_keys,
@@ -262,6 +263,27 @@ class CGH(BaseSelfSupervisor):
         self._pending_keys = [torch.cat(all_gather(k.contiguous()))
                               for k in teacher_keys if k is not None]
         return losses
+
+
+def shuffle_across_ranks(images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Shuffle-BN: this rank's share of the all-gathered batch in a random order that
+    every rank shares, and the order that undoes it (:func:`unshuffle_across_ranks`).
+
+    mmpretrain's ``batch_shuffle_ddp`` with the permutation drawn and broadcast on the
+    images' device (the same draw on the CPU): mmengine's ``broadcast`` copies it to the
+    host and back each step, and its Python breaks ``torch.compile``'s graph; the
+    functional broadcast traces.
+    """
+    gathered = torch.cat(all_gather(images))
+    permutation = torch.randperm(gathered.shape[0], device=images.device)
+    permutation = funcol.broadcast(permutation, 0, dist.group.WORLD)  # rank 0's
+    mine = permutation.view(get_world_size(), -1)[get_rank()]
+    return gathered[mine], torch.argsort(permutation)
+
+
+def unshuffle_across_ranks(keys: torch.Tensor, unshuffle: torch.Tensor) -> torch.Tensor:
+    """This rank's rows of the all-gathered ``keys``, back in the original order."""
+    return torch.cat(all_gather(keys))[unshuffle.view(get_world_size(), -1)[get_rank()]]
 
 
 @torch.compiler.disable

@@ -1,21 +1,26 @@
 """What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process,
-errors checked for the facts they state."""
+errors checked for the facts they state, kernel counts and host syncs of a step."""
 import contextlib
 import importlib.util
 import io
 import os.path as osp
 import runpy
 import sys
+import traceback
 import uuid
+from collections import Counter
 from types import ModuleType
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import pytest
 import torch
 import torch.nn as nn
+import torch.utils._pytree as pytree
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
+from torch._subclasses.fake_tensor import FakeTensor
+from torch.utils._python_dispatch import TorchDispatchMode
 
 SYNTHETIC_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'cgh',
                             'cgh_resnet18_1xb16-2e_synthetic.py')
@@ -150,3 +155,102 @@ def run_tool(script: str, *args) -> str:
     finally:
         sys.argv = argv
     return stdout.getvalue()
+
+
+class CountOps(TorchDispatchMode):
+    """Counts the aten ops that launch a kernel (views and metadata ops are not counted)
+    and touch an image-like tensor, by name (``counts``): one of at least 3 dimensions
+    and ``min_numel`` elements (for images, one channel: ``H * W``)."""
+
+    def __init__(self, min_numel: int) -> None:
+        super().__init__()
+        self.min_numel = min_numel
+        self.counts: Counter = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        sizes = [t.numel() for t in pytree.tree_leaves((args, kwargs, out))
+                 if isinstance(t, torch.Tensor) and t.dim() >= 3]
+        if not func.is_view and sizes and max(sizes) >= self.min_numel:
+            self.counts[func.__name__] += 1
+        return out
+
+
+# Ops whose result (or output size) depends on tensor values: on a device, the host
+# waits for them. Plain names: every overload.
+_VALUE_READS = {'_local_scalar_dense', 'nonzero', 'masked_select', 'unique', '_unique',
+                '_unique2', 'unique_dim', 'unique_consecutive', 'equal', 'is_nonzero',
+                'repeat_interleave', 'masked_scatter', 'bincount', 'histc'}
+
+
+class HostSyncs(TorchDispatchMode):
+    """Records the ops that make the host wait for a CUDA device, each with where it was
+    called (``found``; ``armed=False`` skips recording): a read of a device value
+    (``.item()``, ``int()``/``bool()``/``float()`` or ``.tolist()`` of a tensor,
+    ``aten._local_scalar_dense``), ops whose output size depends on device values
+    (``nonzero``, boolean-mask indexing, ``unique``, ...), copies from the device to the
+    host, blocking copies from the host to the device (CUDA waits for the stream before
+    them: ``.to(device)`` without ``non_blocking``, ``torch.tensor(..., device=...)``),
+    and host tensors (not 0-dim scalars) given to device ops, which copy them over the
+    same way (indexing with a Python list or a CPU index tensor).
+
+    Also lists the shapes of all host-to-device copies (``host_to_device``).
+
+    Runs under torch's ``FakeTensorMode`` with ``device='cuda'`` on a CPU-only machine;
+    a value read of a fake tensor, which has no value, returns 0 there so that the trace
+    goes on after a recorded sync.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = True
+        self.found: List[str] = []
+        self.host_to_device: List[tuple] = []
+
+    def report(self) -> str:
+        return '\n'.join(self.found)
+
+    def _record(self, what: str) -> None:
+        if self.armed:
+            here = [f'{osp.relpath(f.filename)}:{f.lineno} {f.name}'
+                    for f in traceback.extract_stack()[:-3]
+                    if not any(part in f.filename for part in _NOT_CALLERS)]
+            self.found.append(f'{what} at {" <- ".join(reversed(here[-4:]))}')
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        tensors = [t for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        on_device = [t for t in tensors if t.device.type == 'cuda']
+        name = func.__name__.split('.')[0]
+        if func in (torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default):
+            src, dst = (args[0], kwargs.get('device') or args[0].device) \
+                if func is torch.ops.aten._to_copy.default else (args[1], args[0].device)
+            non_blocking = kwargs.get('non_blocking', args[2] if len(args) > 2 else False)
+            if src.device.type == 'cuda' and torch.device(dst).type == 'cpu':
+                self._record(f'{func.__name__}: device-to-host copy')
+            elif src.device.type == 'cpu' and torch.device(dst).type == 'cuda':
+                if self.armed:
+                    self.host_to_device.append(tuple(src.shape))
+                if not non_blocking:
+                    self._record(f'{func.__name__}: blocking host-to-device copy '
+                                 f'{tuple(src.shape)}')
+        elif on_device and name in _VALUE_READS:
+            self._record(f'{func.__name__}: reads device values')
+        elif on_device and name in ('index', 'index_put', 'index_put_') and any(
+                t.dtype in (torch.bool, torch.uint8) for t in tensors[1:]):
+            self._record(f'{func.__name__}: boolean-mask indexing')
+        elif on_device and any(t.device.type == 'cpu' and t.dim() > 0 for t in tensors):
+            self._record(f'{func.__name__}: host tensor in a device op (blocking copy)')
+        if name == '_local_scalar_dense' and isinstance(args[0], FakeTensor):
+            return 0
+        return func(*args, **kwargs)
+
+
+# frames that are not the caller of an op: torch's dispatch machinery and this file
+_NOT_CALLERS = ('torch/utils/_python_dispatch', 'torch/_subclasses', 'torch/_ops.py',
+                'torch/_compile.py', 'torch/_dynamo',
+                'torch/_tensor.py', 'torch/overrides.py', 'tests/helpers.py')

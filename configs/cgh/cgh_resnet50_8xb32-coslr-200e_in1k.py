@@ -21,3 +21,7 @@ _base_ = [
 model = dict(queue_len=131072, shuffle_teacher_bn=True, channels_last=True,
              data_preprocessor={{_base_.view_augment_preprocessor}})
 train_dataloader = dict(batch_size=32)
+# Fused SGD: under --amp the gradient scaler hands it the inf/NaN flag of the gradients
+# on the GPU, where with an unfused optimizer the host reads that flag (.item(), a wait
+# for the GPU) before every step.
+optim_wrapper = dict(optimizer=dict(fused=True))

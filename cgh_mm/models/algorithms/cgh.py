@@ -15,13 +15,14 @@ micro-batch after it) and every micro-batch writes its keys, as a step of that b
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
+import torch.distributed as dist
+import torch.distributed._functional_collectives as funcol
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import all_gather, get_world_size
+from mmengine.dist import all_gather, get_rank, get_world_size
 from mmengine.model import ExponentialMovingAverage, MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup import BaseSelfSupervisor
-from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.registry import MODEL_WRAPPERS, MODELS
 from mmpretrain.structures import DataSample
 
@@ -101,8 +102,9 @@ class CGH(BaseSelfSupervisor):
         self.register_buffer('queue_ptr', torch.zeros(1, dtype=torch.long))
         self._pending_keys: Optional[List[torch.Tensor]] = None
         self._teacher_moves = True  # False for a micro-batch that follows no optimizer step
+        self._teacher_updated = False  # True once the host knows teacher.steps > 0
         self.register_state_dict_post_hook(_state_dict_with_pending_keys)
-        self.register_load_state_dict_post_hook(_drop_pending_keys)
+        self.register_load_state_dict_post_hook(_after_loading)
         if channels_last:
             self.to(memory_format=torch.channels_last)
 
@@ -161,17 +163,37 @@ class CGH(BaseSelfSupervisor):
 
     @torch.no_grad()
     def _update_teacher(self) -> None:
-        """One step of mmengine's ``ExponentialMovingAverage.update_parameters`` (the first
-        copies the student; buffers are copied), in two foreach kernels over all tensors
-        and without reading ``steps`` on the host."""
+        """One step of mmengine's ``ExponentialMovingAverage.update_parameters``:
+        ``teacher = lerp(teacher, student, w)`` with w = 1 at the first update (a copy of
+        the student) and mmengine's momentum after; buffers are copied. No host sync:
+        ``steps`` is never read on the host.
+
+        ``_foreach_lerp_`` has no overload that takes its weight as one device tensor (it
+        would read it with ``.item()``, a sync). So until the host knows that the teacher
+        has been updated (before the first update of this model and after a load), w is
+        chosen on the device and given per tensor; then it is the momentum, a host number,
+        and the lerp is one foreach kernel over all parameters. Both are the same lerp
+        kernel on the same float32 weight (bit-identical on the CPU).
+        """
         ema, student = self.teacher, self._student()
         params = dict(student.named_parameters())
-        weight = torch.where(ema.steps == 0, 1.0, ema.momentum)
-        torch._foreach_lerp_(list(ema.avg_parameters.values()),
-                             [params[name] for name in ema.avg_parameters], weight)
-        buffers = list(ema.module.buffers())
-        if buffers:  # BN statistics; none with GroupNorm
-            torch._foreach_copy_(buffers, list(student.buffers()))
+        averages = list(ema.avg_parameters.values())
+        sources = [params[name] for name in ema.avg_parameters]
+        if self._teacher_updated and not torch.compiler.is_compiling():
+            torch._foreach_lerp_(averages, sources, ema.momentum)
+        else:  # maybe the first update; compiled, one graph serves every step (fused)
+            weight = torch.where(ema.steps == 0, 1.0, ema.momentum)
+            torch._foreach_lerp_(averages, sources, [weight] * len(averages))
+            self._teacher_updated = True
+        # BN statistics (none with GroupNorm): one copy per dtype (float32 statistics, int64
+        # num_batches_tracked), as CUDA's foreach kernels take one dtype per call.
+        by_dtype: Dict[torch.dtype, Tuple[List[torch.Tensor], List[torch.Tensor]]] = {}
+        for mine, theirs in zip(ema.module.buffers(), student.buffers()):
+            dst, src = by_dtype.setdefault(mine.dtype, ([], []))
+            dst.append(mine)
+            src.append(theirs)
+        for dst, src in by_dtype.values():
+            torch._foreach_copy_(dst, src)
         ema.steps += 1
 
     @torch.compiler.disable(recursive=False)
@@ -228,11 +250,11 @@ class CGH(BaseSelfSupervisor):
             if self._teacher_moves:
                 self._update_teacher()
             shuffle = self.shuffle_teacher_bn and get_world_size() > 1
-            weak_view, idx_unshuffle = batch_shuffle_ddp(inputs[0]) if shuffle else (
+            weak_view, unshuffle = shuffle_across_ranks(inputs[0]) if shuffle else (
                 inputs[0], None)
             teacher_keys = self.embed(weak_view, teacher=True)  # (global, hypercolumn or None)
             if shuffle:
-                teacher_keys = [k if k is None else batch_unshuffle_ddp(k, idx_unshuffle)
+                teacher_keys = [k if k is None else unshuffle_across_ranks(k, unshuffle)
                                 for k in teacher_keys]
 
         losses = self.head.loss(student_global, student_hypercolumn, *teacher_keys,
@@ -241,6 +263,27 @@ class CGH(BaseSelfSupervisor):
         self._pending_keys = [torch.cat(all_gather(k.contiguous()))
                               for k in teacher_keys if k is not None]
         return losses
+
+
+def shuffle_across_ranks(images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Shuffle-BN: this rank's share of the all-gathered batch in a random order that
+    every rank shares, and the order that undoes it (:func:`unshuffle_across_ranks`).
+
+    mmpretrain's ``batch_shuffle_ddp`` with the permutation drawn and broadcast on the
+    images' device (the same draw on the CPU): mmengine's ``broadcast`` copies it to the
+    host and back each step, and its Python breaks ``torch.compile``'s graph; the
+    functional broadcast traces.
+    """
+    gathered = torch.cat(all_gather(images))
+    permutation = torch.randperm(gathered.shape[0], device=images.device)
+    permutation = funcol.broadcast(permutation, 0, dist.group.WORLD)  # rank 0's
+    mine = permutation.view(get_world_size(), -1)[get_rank()]
+    return gathered[mine], torch.argsort(permutation)
+
+
+def unshuffle_across_ranks(keys: torch.Tensor, unshuffle: torch.Tensor) -> torch.Tensor:
+    """This rank's rows of the all-gathered ``keys``, back in the original order."""
+    return torch.cat(all_gather(keys))[unshuffle.view(get_world_size(), -1)[get_rank()]]
 
 
 @torch.compiler.disable
@@ -263,9 +306,11 @@ def _state_dict_with_pending_keys(module: CGH, state_dict: dict, prefix: str,
     state_dict[prefix + 'queue_ptr'] = next_ptr
 
 
-def _drop_pending_keys(module: CGH, incompatible_keys) -> None:
-    """Load-state-dict post-hook: loaded queues replace the keys of the steps before."""
+def _after_loading(module: CGH, incompatible_keys) -> None:
+    """Load-state-dict post-hook: loaded queues replace the keys of the steps before, and
+    the loaded teacher may never have been updated (``steps`` 0)."""
     module._pending_keys = None
+    module._teacher_updated = False
 
 
 @MODEL_WRAPPERS.register_module()

@@ -8,111 +8,158 @@ and mmcv's ``RandomGrayscale``, all with the Pillow backend) operation by
 operation, including their uint8 rounding after every step, so that a crop
 augmented here equals the CPU result within one grey level.
 
+Every op runs on the whole batch in a fixed number of kernels: a sample that does
+not get it has an identity parameter (blend factor 1, a one-tap blur kernel, both
+exact on whole numbers) or is left as it was by ``torch.where``, so no subset of the
+batch is gathered or scattered and the kernel count does not depend on the batch.
+
 Written in plain torch rather than with kornia 0.9: kornia draws one op order per
 batch (not per sample), blurs with a sampled Gaussian on a fixed kernel size
 (Pillow blurs with three extended box filters whose width follows sigma) and
 draws from torch's global generator, so its distribution differs from the CPU
 pipeline's on all three points.
 """
+from typing import Optional
+
 import torch
+from torch import Tensor
 
 # Pillow's RGB -> L weights, 16-bit fixed point (ITU-R 601-2 luma).
-_LUMA_WEIGHTS = (19595, 38470, 7471)
+LUMA_WEIGHTS = (19595, 38470, 7471)
 
 
-def _blend(degenerate: torch.Tensor, images: torch.Tensor,
-           factor: torch.Tensor) -> torch.Tensor:
+def luma_weights(device: Optional[torch.device] = None) -> Tensor:
+    """``(3,)`` float32 weights of :func:`luma`: Pillow's, divided by 65536 (exact)."""
+    return torch.tensor(LUMA_WEIGHTS, dtype=torch.float32, device=device) / 65536
+
+
+def luma(images: Tensor, weights: Optional[Tensor] = None) -> Tensor:
+    """Pillow's ``convert('L')`` of RGB images: ``(N, 3, H, W)`` -> ``(N, 1, H, W)``.
+    ``weights``: :func:`luma_weights` on the images' device (made there if None)."""
+    if weights is None:
+        weights = luma_weights(images.device)
+    # Pillow: (19595 r + 38470 g + 7471 b + 0x8000) >> 16. Every product and partial sum
+    # of whole numbers <= 255 with these weights / 65536 is exact in float32 (at most
+    # 8 integer and 16 fraction bits), so the sum is Pillow's in any order.
+    return ((images * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True) + 0.5).floor_()
+
+
+def mean_luma(grey: Tensor) -> Tensor:
+    """``ImageEnhance.Contrast``'s degenerate: the rounded mean of ``grey`` ``(N, 1, H,
+    W)`` per sample, ``(N, 1, 1, 1)``."""
+    return torch.floor(grey.mean(dim=(1, 2, 3), keepdim=True, dtype=torch.float64)
+                       + 0.5).to(grey.dtype)
+
+
+def blend(degenerate: Tensor, images: Tensor, factor: Tensor) -> Tensor:
     """Pillow's ``Image.blend``: ``degenerate + factor * (images - degenerate)``,
-    clipped to ``[0, 255]`` and truncated to an integer, as its C code does."""
+    clipped to ``[0, 255]`` and truncated to an integer, as its C code does.
+    ``degenerate`` broadcasts to ``images``; ``factor`` is ``(N,)``. Factor 1 leaves
+    a sample exactly as it is."""
     factor = factor.to(images.dtype).view(-1, 1, 1, 1)
     return (degenerate + factor * (images - degenerate)).clamp_(0, 255).trunc_()
 
 
-def luma(images: torch.Tensor) -> torch.Tensor:
-    """Pillow's ``convert('L')`` of RGB images: ``(N, 3, H, W)`` -> ``(N, 1, H, W)``."""
-    r, g, b = images.unbind(1)
-    weighted = r * _LUMA_WEIGHTS[0] + g * _LUMA_WEIGHTS[1] + b * _LUMA_WEIGHTS[2]
-    return torch.floor((weighted + 0x8000) / 65536).unsqueeze(1)
-
-
-def adjust_brightness(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
     """``ImageEnhance.Brightness``: blend with black."""
-    return _blend(torch.zeros_like(images), images, factor)
+    return blend(images.new_zeros(()), images, factor)
 
 
-def adjust_contrast(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+def adjust_contrast(images: Tensor, factor: Tensor) -> Tensor:
     """``ImageEnhance.Contrast``: blend with the image's mean luma, rounded."""
-    mean = torch.floor(luma(images).mean(dim=(1, 2, 3), keepdim=True,
-                                         dtype=torch.float64) + 0.5).to(images.dtype)
-    return _blend(mean.expand_as(images), images, factor)
+    return blend(mean_luma(luma(images)), images, factor)
 
 
-def adjust_saturation(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
     """``ImageEnhance.Color``: blend with the image's luma."""
-    return _blend(luma(images).expand_as(images), images, factor)
+    return blend(luma(images), images, factor)
 
 
-def adjust_hue(images: torch.Tensor, hue_factor: torch.Tensor) -> torch.Tensor:
-    """``mmcv.adjust_hue`` (Pillow backend): Pillow's 8-bit HSV, hue channel shifted
-    by ``uint8(hue_factor * 255)`` modulo 256, back to RGB. The single and double
-    precision steps follow Pillow's C code (``Convert.c``), so the rounding matches."""
+def blend_step(images: Tensor, factor: Tensor, contrast: Tensor, saturation: Tensor,
+               weights: Optional[Tensor] = None) -> Tensor:
+    """One of brightness, contrast or saturation per sample, in one pass over the batch:
+    ``contrast`` and ``saturation`` (``(N,)`` bool) say which (neither: brightness),
+    ``factor`` ``(N,)`` its factor (1 for a sample left as it is); ``weights`` as
+    in :func:`luma`."""
+    grey = luma(images, weights)
+    flat = torch.where(contrast.view(-1, 1, 1, 1), mean_luma(grey), 0.0)
+    return blend(torch.where(saturation.view(-1, 1, 1, 1), grey, flat), images, factor)
+
+
+def hue_shift(hue_factor: Tensor) -> Tensor:
+    """``mmcv.adjust_hue``'s shift of the 8-bit hue: numpy's ``uint8(hue_factor * 255)``
+    truncates toward zero (the wrap modulo 256 is in :func:`shift_hue`); float64."""
+    return (hue_factor.to(torch.float64) * 255).trunc()
+
+
+def shift_hue(images: Tensor, shift: Tensor) -> Tensor:
+    """Pillow's 8-bit HSV of each pixel, hue plus ``shift`` ``(N,)`` (from
+    :func:`hue_shift`) modulo 256, back to RGB. The single and double precision steps
+    follow Pillow's C code (``Convert.c``), so the rounding matches."""
     f32, f64 = torch.float32, torch.float64
-    r, g, b = images.to(f64).unbind(1)
-    maxc = torch.maximum(r, torch.maximum(g, b))
-    minc = torch.minimum(r, torch.minimum(g, b))
-    grey = maxc == minc
-    span = torch.where(grey, 1.0, maxc - minc).to(f32)
-    sat = span / torch.where(grey, 1.0, maxc).to(f32)
-    rc, gc, bc = ((maxc - c).to(f32) / span for c in (r, g, b))
-    rc, gc, bc = rc.to(f64), gc.to(f64), bc.to(f64)
-    hue = torch.where(r == maxc, bc - gc,
-                      torch.where(g == maxc, 2.0 + rc - bc, 4.0 + gc - rc)).to(f32)
-    hue = torch.fmod(hue.to(f64) / 6.0 + 1.0, 1.0).to(f32).to(f64)
-    h8 = torch.where(grey, 0.0, (hue * 255.0).trunc().clamp(0, 255))
-    s8 = torch.where(grey, 0.0, (sat.to(f64) * 255.0).trunc().clamp(0, 255))
-    # numpy's uint8(x) of a float truncates toward zero, then wraps modulo 256.
-    shift = (hue_factor.to(f64) * 255).trunc().view(-1, 1, 1)
-    h8 = torch.remainder(h8 + shift, 256)
+    maxc, channel = images.max(dim=1)  # channel: the first one holding the maximum
+    span = maxc - images.amin(dim=1)
+    # A grey pixel (span 0) divides by 1 instead: its saturation is then 0, and a pixel
+    # of saturation 0 comes back as (v, v, v) whatever its hue.
+    sat = span / maxc.clamp(min=1)
+    # rc, gc, bc = (maxc - c) / span in float32, then used in double as in C
+    dist = ((maxc.unsqueeze(1) - images) / span.clamp(min=1).unsqueeze(1)).to(f64)
+    # h = bc - gc (red max), 2 + rc - bc (green), 4 + gc - rc (blue): for channel c,
+    # 2c + dist[c - 1] - dist[c + 1], taken at the first channel holding the maximum
+    double_channel = torch.arange(0, 6, 2, device=images.device, dtype=f64).view(1, 3, 1, 1)
+    h = (double_channel + dist.roll(1, dims=1) - dist.roll(-1, dims=1)).gather(
+        1, channel.unsqueeze(1)).squeeze(1).to(f32)
+    hue = torch.fmod(h.to(f64) / 6.0 + 1.0, 1.0).to(f32).to(f64)  # in [0, 1)
+    h8 = torch.remainder((hue * 255.0).trunc_() + shift.to(f64).view(-1, 1, 1), 256)
+    s8 = (sat.to(f64) * 255.0).trunc_()
 
-    sector = torch.floor(h8 * 6.0 / 255.0)
-    frac = (h8 * 6.0 / 255.0 - sector).to(f32)
+    sector_pos = h8 * 6.0 / 255.0
+    sector = sector_pos.floor()
+    frac = (sector_pos - sector).to(f32)
     fs = (s8 / 255.0).to(f32)
-    v = maxc
-    # C's round(): half away from zero; all values here are >= 0.
-    p = torch.floor(v * (1.0 - fs.to(f64)) + 0.5).clamp(0, 255)
-    q = torch.floor(v * (1.0 - (fs * frac).to(f64)) + 0.5).clamp(0, 255)
-    t = torch.floor(v * (1.0 - fs.to(f64) * (1.0 - frac.to(f64))) + 0.5).clamp(0, 255)
-    sector = torch.remainder(sector, 6)
-
-    def pick(*values):  # the value of each of the six hue sectors
-        out = values[5]
-        for k in range(4, -1, -1):
-            out = torch.where(sector == k, values[k], out)
-        return out
-
-    out = torch.stack([pick(v, q, p, p, t, v), pick(t, v, v, q, p, p),
-                       pick(p, p, t, v, v, q)], dim=1)
-    out = torch.where((s8 == 0).unsqueeze(1), v.unsqueeze(1), out)
-    return out.to(images.dtype)
+    fs64 = fs.to(f64)
+    v = maxc.to(f64)
+    # C's round(): half away from zero; all values here are in [0, 255].
+    p = (v * (1.0 - fs64) + 0.5).floor_()
+    q = (v * (1.0 - (fs * frac).to(f64)) + 0.5).floor_()
+    t = (v * (1.0 - fs64 * (1.0 - frac.to(f64))) + 0.5).floor_()
+    # Pillow's six sectors: red takes (v, q, p, p, t, v)[sector % 6], green the same
+    # at sector - 2, blue at sector - 4.
+    pattern = torch.stack([v, q, p, p, t, v], dim=1)
+    index = torch.remainder(sector.unsqueeze(1) - double_channel, 6).long()
+    return pattern.gather(1, index).to(images.dtype)
 
 
-def grayscale(images: torch.Tensor, rgb_weights: torch.Tensor) -> torch.Tensor:
+def adjust_hue(images: Tensor, hue_factor: Tensor) -> Tensor:
+    """``mmcv.adjust_hue`` (Pillow backend): Pillow's 8-bit HSV, hue channel shifted
+    by ``uint8(hue_factor * 255)`` modulo 256, back to RGB."""
+    return shift_hue(images, hue_shift(hue_factor))
+
+
+def grey_levels(images: Tensor, rgb_weights: Tensor) -> Tensor:
+    """mmcv's ``RandomGrayscale`` grey level: the weighted channel sum, truncated,
+    ``(N, 1, H, W)``. ``rgb_weights``: ``(3,)`` in RGB order, summing to 1 (see
+    :func:`grayscale`)."""
+    # float64 as mmcv's numpy sum: in float32 a grey pixel (v, v, v) can land just
+    # under v and truncate to v - 1 where mmcv keeps v, or the other way round.
+    grey = (images.double() * rgb_weights.double().view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    return grey.trunc_().to(images.dtype)
+
+
+def grayscale(images: Tensor, rgb_weights: Tensor) -> Tensor:
     """mmcv's ``RandomGrayscale(keep_channels=True)`` when it fires: the normalised
     weighted channel sum, truncated, on all three channels. ``rgb_weights``:
     ``(3,)`` in RGB order."""
-    weights = (rgb_weights.double() / rgb_weights.double().sum()).view(1, 3, 1, 1)
-    # float64 as mmcv's numpy sum: in float32 a grey pixel (v, v, v) can land just
-    # under v and truncate to v - 1 where mmcv keeps v, or the other way round.
-    grey = (images.double() * weights).sum(dim=1, keepdim=True).trunc_()
-    return grey.to(images.dtype).expand_as(images).clone()
+    weights = rgb_weights.double() / rgb_weights.double().sum()
+    return grey_levels(images, weights).expand_as(images).clone()
 
 
-def solarize(images: torch.Tensor, threshold: float) -> torch.Tensor:
+def solarize(images: Tensor, threshold: float) -> Tensor:
     """``mmcv.solarize``: invert the pixels at or above ``threshold``."""
     return torch.where(images < threshold, images, 255 - images)
 
 
-def box_blur_radius(sigma: torch.Tensor, passes: int = 3) -> torch.Tensor:
+def box_blur_radius(sigma: Tensor, passes: int = 3) -> Tensor:
     """Radius of the extended box filter that Pillow's ``GaussianBlur(sigma)`` runs
     ``passes`` times (Gwosdek et al. 2011): integer part ``l`` plus fraction ``a``.
     For sigma in [0.1, 2] the radius is in [0.0017, 1.375], so each pass spans at most
@@ -126,7 +173,7 @@ def box_blur_radius(sigma: torch.Tensor, passes: int = 3) -> torch.Tensor:
     return whole + frac
 
 
-def _box_blur_taps(radius: torch.Tensor, max_whole: int) -> torch.Tensor:
+def _box_blur_taps(radius: Tensor, max_whole: int) -> Tensor:
     """``(N, 2 * max_whole + 3)`` integer tap weights of Pillow's extended box filter,
     in its 24-bit fixed point: the ``2l + 1`` inner taps weigh ``ww = 2**24 / (2r + 1)``
     (truncated), the two outer ones ``fw``, the remainder split in two."""
@@ -139,18 +186,30 @@ def _box_blur_taps(radius: torch.Tensor, max_whole: int) -> torch.Tensor:
     return torch.where(inner, ww[:, None], torch.where(outer, fw[:, None], 0))
 
 
-def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor, passes: int = 3) -> torch.Tensor:
-    """Pillow's ``ImageFilter.GaussianBlur(radius=sigma)``, per sample: ``passes``
-    horizontal extended box blurs, then ``passes`` vertical ones, each on
-    edge-replicated borders and rounded to uint8 as Pillow stores it. The sums run
-    in int64, exactly as Pillow's fixed-point ones."""
-    if images.shape[0] == 0:
-        return images
-    radius = box_blur_radius(sigma.cpu(), passes)
-    taps = _box_blur_taps(radius, int(radius.floor().max())).to(images.device)
+def box_blur_taps(sigma: Tensor, passes: int = 3, min_whole: int = 0) -> Tensor:
+    """CPU: ``(N, width)`` int64 taps of Pillow's ``GaussianBlur(sigma)`` per sample
+    (:func:`box_blur`'s argument), ``width = 2 * max(min_whole, largest l) + 3``; zero
+    taps beyond a sample's own width change nothing."""
+    radius = box_blur_radius(sigma, passes)
+    return _box_blur_taps(radius, max([min_whole, *radius.floor().long().tolist()]))
+
+
+def identity_taps(num: int, width: int) -> Tensor:
+    """``(num, width)`` taps that leave an image exactly as it is (one centre tap)."""
+    taps = torch.zeros(num, width, dtype=torch.long)
+    taps[:, width // 2] = 1 << 24
+    return taps
+
+
+def box_blur(images: Tensor, taps: Tensor, passes: int = 3) -> Tensor:
+    """Pillow's ``ImageFilter.GaussianBlur`` given its taps ``(N, width)`` per sample
+    (:func:`box_blur_taps`, on the images' device, any dtype holding the integers):
+    ``passes`` horizontal extended box blurs, then ``passes`` vertical ones, each on
+    edge-replicated borders and rounded to uint8 as Pillow stores it. The sums run in
+    int64, exactly as Pillow's fixed-point ones."""
     width = taps.shape[1]
     pad = width // 2
-    taps = taps.view(-1, 1, 1, width)
+    taps = taps.long().view(-1, 1, 1, width)
     out = images.long()
     for _ in range(2):  # horizontal passes, then the same on the transposed image
         size = out.shape[-1]
@@ -158,7 +217,17 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor, passes: int = 3) ->
         columns = torch.arange(-pad, size + pad, device=images.device).clamp_(0, size - 1)
         for _ in range(passes):
             padded = out.index_select(-1, columns)
-            acc = sum(padded[..., k:k + size] * taps[..., k:k + 1] for k in range(width))
-            out = (acc + (1 << 23)) >> 24
+            acc = padded[..., :size] * taps[..., :1]
+            for k in range(1, width):
+                acc.addcmul_(padded[..., k:k + size], taps[..., k:k + 1])
+            out = acc.add_(1 << 23).bitwise_right_shift_(24)
         out = out.transpose(-1, -2)
-    return out.contiguous().to(images.dtype)
+    return out.to(images.dtype, memory_format=torch.contiguous_format)
+
+
+def gaussian_blur(images: Tensor, sigma: Tensor, passes: int = 3) -> Tensor:
+    """Pillow's ``ImageFilter.GaussianBlur(radius=sigma)``, per sample (``sigma``
+    ``(N,)``; its taps are computed on the CPU)."""
+    if images.shape[0] == 0:
+        return images
+    return box_blur(images, box_blur_taps(sigma.cpu(), passes).to(images.device), passes)

@@ -1,24 +1,59 @@
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.dist import get_rank
 from mmpretrain.datasets.transforms import ColorJitter as CPUColorJitter
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
+from torch import Tensor
 
 from . import batch_colour_ops as ops
 
-Params = Dict[str, torch.Tensor]
+Params = Dict[str, Tensor]
+# What an augmentation's ``apply`` reads: tensors (on the CPU from ``encode``, then on
+# the images' device) and plain values the host decided from the draws.
+Encoded = Dict[str, Any]
 
 
-def _indices(mask: torch.Tensor, device: torch.device) -> torch.Tensor:
-    # Built on the CPU, where the parameters are drawn: no device sync for nonzero().
-    return mask.nonzero().flatten().to(device, non_blocking=True)
+def to_device_in_one_copy(tensors: Sequence[Tensor],
+                          device: Union[str, torch.device]) -> List[Tensor]:
+    """CPU ``tensors`` as float64 on ``device``, through a single copy (pinned and
+    non-blocking to a CUDA device: the host does not wait for the device)."""
+    if not tensors:
+        return []
+    flat = torch.cat([t.reshape(-1).to(torch.float64) for t in tensors])
+    device = torch.device(device)
+    if flat.device != device:
+        if device.type == 'cuda' and torch.cuda.is_available():
+            flat = flat.pin_memory()
+        flat = flat.to(device, non_blocking=True)
+    return [chunk.view(t.shape) for chunk, t in zip(flat.split([t.numel() for t in tensors]),
+                                                     tensors)]
+
+
+def encoded_to_device(encoded: List[List[Encoded]],
+                      device: Union[str, torch.device]) -> List[List[Encoded]]:
+    """Each view's encoded parameters with all their tensors on ``device``, moved in
+    one copy (:func:`to_device_in_one_copy`)."""
+    where = [(v, a, key) for v, view in enumerate(encoded) for a, enc in enumerate(view)
+             for key, value in enc.items() if isinstance(value, Tensor)]
+    moved = to_device_in_one_copy([encoded[v][a][key] for v, a, key in where], device)
+    out = [[dict(enc) for enc in view] for view in encoded]
+    for (v, a, key), tensor in zip(where, moved):
+        out[v][a][key] = tensor
+    return out
+
+
+def _per_sample(flags: Tensor) -> Tensor:
+    """``(N,)`` flags on the device (float 0/1) -> ``(N, 1, 1, 1)`` bool."""
+    return flags.bool().view(-1, 1, 1, 1)
 
 
 class _BatchAugment:
-    """An augmentation applied per sample with probability ``prob``: :meth:`sample` draws
-    who gets it (on the CPU, from ``generator``), :meth:`op` runs on those samples only."""
+    """An augmentation applied per sample with probability ``prob``: :meth:`sample`
+    draws who gets it and its parameters (on the CPU, from ``generator``),
+    :meth:`encode` turns the draws into what :meth:`apply` needs, and :meth:`apply`
+    runs on the whole batch, leaving the samples without it as they were."""
 
     def __init__(self, name: str, prob: float) -> None:
         if not 0.0 <= prob <= 1.0:
@@ -28,21 +63,34 @@ class _BatchAugment:
     def sample(self, num: int, generator: torch.Generator) -> Params:
         return dict(apply=torch.rand(num, generator=generator) < self.prob)
 
-    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
+    def encode(self, params: Params) -> Encoded:
+        """CPU tensors for :meth:`apply` (moved to the device by the caller) and plain
+        values; ``any``: whether any sample gets the augmentation."""
+        return dict(apply=params['apply'], any=bool(params['apply'].any()))
+
+    def apply(self, images: Tensor, encoded: Encoded) -> Tensor:
         raise NotImplementedError
 
-    def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        if params['apply'].any():
-            idx = _indices(params['apply'], images.device)
-            images[idx] = self.op(images[idx], params)
-        return images
+    def __call__(self, images: Tensor, params: Params) -> Tensor:
+        """``images`` augmented with the drawn ``params`` (CPU tensors)."""
+        return self.apply(images, encoded_to_device([[self.encode(params)]], images.device)[0][0])
 
 
 class BatchColorJitter(_BatchAugment):
     """mmpretrain's ``ColorJitter`` (Pillow backend) inside ``RandomApply(prob)``: per
     sample, with probability ``prob``, brightness, contrast, saturation and hue in a
     random order of their own, each factor uniform in its range. The ranges are
-    parsed by mmpretrain's ``ColorJitter`` itself, so the arguments mean the same."""
+    parsed by mmpretrain's ``ColorJitter`` itself, so the arguments mean the same.
+
+    On the batch: brightness, contrast and saturation are blends that differ only in
+    what they blend with, so each step blends every sample with its own op (factor 1
+    where it has none); a sample's blends before its hue run in the steps before the
+    batch's single hue step (the last ones of those, so that every sample reaches hue
+    together), its blends after hue in the steps after it. At most 3 + 1 + 3 steps,
+    in each sample's own order.
+    """
+
+    BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)  # the CPU transform's op indices
 
     def __init__(self, brightness: Union[float, Sequence[float]] = 0.,
                  contrast: Union[float, Sequence[float]] = 0.,
@@ -52,8 +100,6 @@ class BatchColorJitter(_BatchAugment):
         cpu = CPUColorJitter(brightness, contrast, saturation, hue)
         # Index = the CPU transform's op index (0 brightness, 1 contrast, 2 saturation, 3 hue).
         self.ranges = (cpu.brightness, cpu.contrast, cpu.saturation, cpu.hue)
-        self.ops = (ops.adjust_brightness, ops.adjust_contrast, ops.adjust_saturation,
-                    ops.adjust_hue)
 
     def sample(self, num: int, generator: torch.Generator) -> Params:
         params = super().sample(num, generator)
@@ -64,17 +110,57 @@ class BatchColorJitter(_BatchAugment):
             factors[:, i] = low + (high - low) * factors[:, i]
         return dict(params, order=order, factors=factors)
 
-    def __call__(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        factors = params['factors'].to(images.device, non_blocking=True)
-        for position in range(4):
-            for op_index, op in enumerate(self.ops):
-                if self.ranges[op_index] is None:
-                    continue
-                mask = params['apply'] & (params['order'][:, position] == op_index)
-                if mask.any():
-                    idx = _indices(mask, images.device)
-                    images[idx] = op(images[idx], factors[idx, op_index])
+    def encode(self, params: Params) -> Encoded:
+        """Per blend step ``(steps, N)``: ``factor`` (1: no op), ``contrast``,
+        ``saturation`` (neither: brightness); per sample ``hue_on`` and ``hue_shift``;
+        ``steps_before`` hue; ``hue``: whether any sample gets it."""
+        apply, order, factors = params['apply'], params['order'], params['factors']
+        num = apply.shape[0]
+        enabled = torch.tensor([bounds is not None for bounds in self.ranges])
+        runs = apply[:, None] & enabled[order]  # (N, 4): the op at each position runs
+        is_hue = order == self.HUE
+        hue_on = (runs & is_hue).any(dim=1)
+        blends = runs & ~is_hue
+        hue_position = is_hue.long().argmax(dim=1)
+        before = blends & ((torch.arange(4) < hue_position[:, None]) | ~hue_on[:, None])
+        after = blends & ~before
+        steps_before = int(before.sum(dim=1).max()) if num else 0
+        steps = steps_before + (int(after.sum(dim=1).max()) if num else 0)
+        # the step of each blend; the other positions go to a spare column, dropped
+        step = torch.where(before, before.cumsum(dim=1) - 1 + steps_before
+                           - before.sum(dim=1, keepdim=True),
+                           steps_before + after.cumsum(dim=1) - 1)
+        step = torch.where(blends, step, steps)
+
+        def per_step(values: Tensor, fill: float) -> Tensor:
+            out = torch.full((num, steps + 1), fill, dtype=torch.float64)
+            return out.scatter_(1, step, values.to(torch.float64))[:, :steps].T
+
+        return dict(factor=per_step(factors.gather(1, order), 1.0),
+                    contrast=per_step(order == self.CONTRAST, 0.0),
+                    saturation=per_step(order == self.SATURATION, 0.0),
+                    hue_on=hue_on, hue_shift=ops.hue_shift(factors[:, self.HUE]),
+                    luma_weights=ops.luma_weights(), steps_before=steps_before,
+                    hue=bool(hue_on.any()))
+
+    def apply(self, images: Tensor, encoded: Encoded) -> Tensor:
+        weights = encoded['luma_weights'].to(images.dtype)
+        contrast, saturation = encoded['contrast'].bool(), encoded['saturation'].bool()
+        for step in range(encoded['factor'].shape[0]):
+            if step == encoded['steps_before']:
+                images = self._hue(images, encoded)
+            images = ops.blend_step(images, encoded['factor'][step], contrast[step],
+                                    saturation[step], weights)
+        if encoded['factor'].shape[0] == encoded['steps_before']:
+            images = self._hue(images, encoded)
         return images
+
+    @staticmethod
+    def _hue(images: Tensor, encoded: Encoded) -> Tensor:
+        if not encoded['hue']:
+            return images
+        return torch.where(_per_sample(encoded['hue_on']),
+                           ops.shift_hue(images, encoded['hue_shift']), images)
 
 
 class BatchRandomGrayscale(_BatchAugment):
@@ -89,11 +175,18 @@ class BatchRandomGrayscale(_BatchAugment):
             raise ValueError('RandomGrayscale: channel_weights needs 3 numbers (one per '
                              f'channel, loaded order), got {channel_weights}.')
         weights = torch.tensor(channel_weights, dtype=torch.float64)
-        # the ops run on RGB images
-        self.rgb_weights = weights.flip(0) if input_is_bgr else weights
+        # the ops run on RGB images; normalised as mmcv does
+        weights = weights.flip(0) if input_is_bgr else weights
+        self.rgb_weights = weights / weights.sum()
 
-    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        return ops.grayscale(images, self.rgb_weights.to(images.device))
+    def encode(self, params: Params) -> Encoded:
+        return dict(super().encode(params), weights=self.rgb_weights)
+
+    def apply(self, images: Tensor, encoded: Encoded) -> Tensor:
+        if not encoded['any']:
+            return images
+        return torch.where(_per_sample(encoded['apply']),
+                           ops.grey_levels(images, encoded['weights']), images)
 
 
 class BatchGaussianBlur(_BatchAugment):
@@ -106,6 +199,8 @@ class BatchGaussianBlur(_BatchAugment):
                              f'high, got {sigma_range}.')
         self.sigma_range = tuple(float(s) for s in sigma_range)
         super().__init__('GaussianBlur', prob)
+        # integer part of the largest radius: every batch's kernels get its width
+        self.widest = int(ops.box_blur_radius(torch.tensor([self.sigma_range[1]])).floor())
 
     def sample(self, num: int, generator: torch.Generator) -> Params:
         params = super().sample(num, generator)
@@ -113,8 +208,16 @@ class BatchGaussianBlur(_BatchAugment):
         sigma = low + (high - low) * torch.rand(num, generator=generator, dtype=torch.float64)
         return dict(params, sigma=sigma)
 
-    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        return ops.gaussian_blur(images, params['sigma'][params['apply']])
+    def encode(self, params: Params) -> Encoded:
+        """``taps``: each sample's blur kernel (one centre tap where it gets none), as
+        wide as the widest that ``sigma_range`` allows, so every batch has the same."""
+        apply = params['apply']
+        taps = ops.box_blur_taps(params['sigma'], min_whole=self.widest)
+        taps = torch.where(apply[:, None], taps, ops.identity_taps(len(apply), taps.shape[1]))
+        return dict(taps=taps, any=bool(apply.any()))
+
+    def apply(self, images: Tensor, encoded: Encoded) -> Tensor:
+        return ops.box_blur(images, encoded['taps']) if encoded['any'] else images
 
 
 class BatchSolarize(_BatchAugment):
@@ -124,8 +227,10 @@ class BatchSolarize(_BatchAugment):
         super().__init__('Solarize', prob)
         self.thr = float(thr)
 
-    def op(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        return ops.solarize(images, self.thr)
+    def apply(self, images: Tensor, encoded: Encoded) -> Tensor:
+        if not encoded['any']:
+            return images
+        return torch.where(_per_sample(encoded['apply']), ops.solarize(images, self.thr), images)
 
 
 BATCH_AUGMENTS = dict(ColorJitter=BatchColorJitter, RandomGrayscale=BatchRandomGrayscale,
@@ -160,9 +265,13 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
     Randomness: a CPU ``torch.Generator`` (``self.generator``) seeded with
     ``seed + rank``, where ``seed`` defaults to the run's seed (``randomness.seed``,
     which the Runner sets before it builds the model). Parameters are drawn on the
-    CPU and moved over, so CPU and GPU runs draw the same ones; the RandomStateHook
-    saves and restores the generator with the others, so a resume continues the
-    same stream.
+    CPU and moved over, all of a batch's in one copy (pinned and non-blocking on a
+    GPU), so CPU and GPU runs draw the same ones; the RandomStateHook saves and
+    restores the generator with the others, so a resume continues the same stream.
+
+    Kernels: each op runs once on the whole batch (see :mod:`.batch_colour_ops`), so a
+    batch launches the same number of kernels whatever its size and draws, and
+    nothing in a step makes the host wait for the device.
 
     Args:
         view_pipelines: one list of augmentation configs per view, in view order,
@@ -195,31 +304,71 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
         base = torch.initial_seed() if seed is None else int(seed)
         self.generator.manual_seed((base + get_rank()) % (1 << 63))
 
+    def draw_parameters(self, num: int) -> List[List[Encoded]]:
+        """Each view's augmentation parameters for a batch of ``num``, drawn on the CPU
+        from ``self.generator`` (view by view, in pipeline order) and encoded for the
+        ops (CPU tensors)."""
+        return [[augment.encode(augment.sample(num, self.generator)) for augment in pipeline]
+                for pipeline in self.view_pipelines]
+
+    def _augmented_rgb(self, view: torch.Tensor, pipeline: List,
+                       encoded: List[Encoded]) -> torch.Tensor:
+        """``(N, 3, H, W)`` uint8 view in the loader's channel order -> augmented float
+        view in RGB, whole numbers in [0, 255]."""
+        images = (view.flip(1) if self.input_is_bgr else view).float()
+        for augment, params in zip(pipeline, encoded):
+            images = augment.apply(images, params)
+        return images
+
     def augment_view(self, view: torch.Tensor, pipeline: List) -> torch.Tensor:
         """``(N, 3, H, W)`` uint8 view in the loader's channel order -> augmented float
-        view in the same order, whole numbers in [0, 255]."""
-        images = view.float()
-        if not pipeline:
-            return images
-        if self.input_is_bgr:
-            images = images.flip(1)
-        for augment in pipeline:
-            images = augment(images, augment.sample(images.shape[0], self.generator))
+        view in the same order, whole numbers in [0, 255] (parameters drawn from
+        ``self.generator``)."""
+        encoded = [augment.encode(augment.sample(view.shape[0], self.generator))
+                   for augment in pipeline]
+        images = self._augmented_rgb(view, pipeline,
+                                     encoded_to_device([encoded], view.device)[0])
         return images.flip(1) if self.input_is_bgr else images
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """As ``SelfSupDataPreprocessor.forward``; in training, the views are
-        augmented first."""
+        augmented first. The channel order changes by ``flip`` rather than by indexing
+        with a host list (a blocking host-to-device copy per view on a GPU), and all
+        parameters of a batch reach the device in one copy."""
+        if not isinstance(data, dict):
+            raise TypeError('ViewAugmentDataPreprocessor: expects the dict of mmengine\'s '
+                            f'default_collate (inputs, data_samples), got {type(data)}.')
+        inputs = self.cast_data(data['inputs'])
+        data_samples = self.cast_data(data.get('data_samples'))
+        views = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        pipelines: List[List] = [[] for _ in views]
+        encoded: List[List[Encoded]] = [[] for _ in views]
         if training:
-            views = self.cast_data(data['inputs'])  # data samples: cast by the base class
-            if not isinstance(views, (list, tuple)) or len(views) != len(self.view_pipelines):
-                got = len(views) if isinstance(views, (list, tuple)) else 'one'
+            if not isinstance(inputs, (list, tuple)) or len(views) != len(self.view_pipelines):
+                got = len(views) if isinstance(inputs, (list, tuple)) else 'one'
                 raise ValueError(
                     f'ViewAugmentDataPreprocessor: the batch has {got} views but '
                     f'view_pipelines has {len(self.view_pipelines)}. Give one list per view '
                     'of the MultiView in the train pipeline (an empty list for a view '
                     'without colour augmentation).')
-            views = [self.augment_view(view, pipeline)
-                     for view, pipeline in zip(views, self.view_pipelines)]
-            data = {'inputs': views, 'data_samples': data.get('data_samples')}
-        return super().forward(data, training)
+            pipelines = self.view_pipelines
+            encoded = encoded_to_device(self.draw_parameters(views[0].shape[0]),
+                                        views[0].device)
+        outputs = [self._preprocess(view, pipeline, params)
+                   for view, pipeline, params in zip(views, pipelines, encoded)]
+        return {'inputs': outputs if isinstance(inputs, (list, tuple)) else outputs[0],
+                'data_samples': data_samples}
+
+    def _preprocess(self, view: torch.Tensor, pipeline: List,
+                    encoded: List[Encoded]) -> torch.Tensor:
+        """One view: augmented (if ``pipeline``), channels converted, float, normalised,
+        as ``SelfSupDataPreprocessor`` does."""
+        if pipeline:
+            images = self._augmented_rgb(view, pipeline, encoded)
+            if self.input_is_bgr != self._channel_conversion:  # the output is in BGR
+                images = images.flip(1)
+        else:
+            images = (view.flip(1) if self._channel_conversion else view).float()
+        if self._enable_normalize:
+            images = (images - self.mean) / self.std
+        return images

@@ -184,4 +184,9 @@ class CrossContextHead(BaseModule):
         (teacher, same images) and the queue's ``negative_logits`` ``(N, K)``, all on
         float32 logits like the relations (the positive too, under autocast)."""
         positive = (query.float() * key.detach().float()).sum(dim=1, keepdim=True)
-        return self.nce_head.loss(positive, negative_logits)
+        # mmpretrain's ContrastiveHead.loss, with the labels (the positive, column 0) made
+        # on the device rather than copied there from the host at every step
+        logits = torch.cat((positive, negative_logits), dim=1)
+        logits /= self.nce_head.temperature
+        labels = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+        return self.nce_head.loss_module(logits, labels)

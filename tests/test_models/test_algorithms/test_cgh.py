@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from tests.helpers import raises_stating
 
@@ -250,9 +251,57 @@ def test_foreach_teacher_update_equals_mmengines_per_tensor_ema(tiny_cgh_cfg):
         reference.update_parameters(model._student())
         got, expected = model.teacher.state_dict(), reference.state_dict()
         assert got.keys() == expected.keys() and len(got) > 100
-        for key, value in expected.items():
-            torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7, msg=key)
+        for key, value in expected.items():  # the same arithmetic: equal, not close
+            torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
     assert int(model.teacher.steps) == 3
+
+
+class RecordOps(TorchDispatchMode):
+    """Each aten op called in the block: its name and, per list argument, its dtypes."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        dtypes = [{t.dtype for t in a} for a in args if isinstance(a, (list, tuple))]
+        self.calls.append((func.__name__, dtypes))  # e.g. '_foreach_lerp_.Scalar'
+        return func(*args, **(kwargs or {}))
+
+
+def test_teacher_update_reads_no_device_value_and_runs_few_foreach_calls(tiny_cgh_cfg):
+    """No `.item()` (what a 0-dim device tensor as `_foreach_lerp_`'s weight costs, a host
+    sync per step on a GPU); the BN buffers copied in one call per dtype (a call mixing
+    float32 and int64 takes CUDA's per-tensor path); from the second update on, one lerp
+    over all parameters with the momentum."""
+    model = build(tiny_cgh_cfg)
+    for update in range(3):
+        with RecordOps() as record:
+            model._update_teacher()
+        names = [name for name, _ in record.calls]
+        assert not any(name.startswith('_local_scalar_dense') for name in names), names
+        copies = [dtypes for name, dtypes in record.calls if name.startswith('_foreach_copy_')]
+        assert sorted(len(d) for d in copies[0]) == [1, 1] and len(copies) == 2, copies
+        lerps = [name for name in names if name.startswith('_foreach_lerp_')]
+        assert lerps == (['_foreach_lerp_.List'] if update == 0 else ['_foreach_lerp_.Scalar'])
+    assert int(model.teacher.steps) == 3
+
+
+def test_first_teacher_update_after_a_load_copies_the_student(tiny_cgh_cfg):
+    # The host's knowledge that the teacher was updated must not outlive a load of a
+    # teacher that never was (steps 0): its next update is a copy again, as mmengine's.
+    model = build(tiny_cgh_cfg)
+    untrained = copy.deepcopy(model.state_dict())
+    for _ in range(2):
+        sgd_step(model, views())
+    model.load_state_dict(untrained)
+    with torch.no_grad():
+        for p in model.teacher.module.parameters():
+            p.add_(1.0)
+    model._update_teacher()
+    for (name, teacher), student in zip(model.teacher.module.named_parameters(),
+                                        model._student().parameters()):
+        assert torch.equal(teacher, student), name
 
 
 def test_state_dict_between_forward_and_backward_keeps_the_step(tiny_cgh_cfg):

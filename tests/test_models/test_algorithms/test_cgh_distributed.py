@@ -105,3 +105,53 @@ def test_two_processes_match_one_with_the_global_batch(tmp_path):
         for term in ('loss', 'loss_nce', 'loss_hyper', 'loss_global'):
             mean_over_ranks = sum(r['losses'][step][term] for r in ranks) / WORLD_SIZE
             assert abs(mean_over_ranks - single['losses'][step][term]) < 1e-5, (step, term)
+
+
+def _shuffle_bn_rank(rank: int, tmp_dir: str) -> None:
+    """One of 2 gloo processes: shuffle-BN against mmpretrain's, then the loss traced by
+    torch.compile; writes what it found."""
+    from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+
+    from cgh_mm.models.algorithms.cgh import shuffle_across_ranks, unshuffle_across_ranks
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp_dir}/init', rank=rank,
+                            world_size=WORLD_SIZE)
+    torch.set_num_threads(1)
+    images = torch.randn(BATCH_PER_PROCESS, 3, 8, 8) + rank
+    torch.manual_seed(3)
+    shuffled, unshuffle = shuffle_across_ranks(images)
+    torch.manual_seed(3)
+    expected, expected_unshuffle = batch_shuffle_ddp(images)
+    keys = shuffled.flatten(1)[:, :5] * 2
+    same_as_mmpretrain = (torch.equal(shuffled, expected)
+                          and torch.equal(unshuffle, expected_unshuffle)
+                          and torch.equal(unshuffle_across_ranks(keys, unshuffle),
+                                          batch_unshuffle_ddp(keys, expected_unshuffle)))
+    torch.manual_seed(0)
+    cfg = tiny_cgh_cfg()
+    cfg.update(queue_len=32, shuffle_teacher_bn=True)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.train()
+    inputs = [torch.randn(BATCH_PER_PROCESS, 3, 32, 32) for _ in range(2)]
+    model.loss(inputs, None)  # keys pending: the traced step writes them
+    explanation = torch._dynamo.explain(model.loss)(inputs, None)
+    torch.save(dict(same_as_mmpretrain=same_as_mmpretrain,
+                    unshuffled=torch.equal(unshuffle_across_ranks(shuffled, unshuffle), images),
+                    graph_breaks=explanation.graph_break_count,
+                    reasons=[str(r.reason) for r in explanation.break_reasons]),
+               f'{tmp_dir}/rank{rank}.pth')
+    dist.destroy_process_group()
+
+
+def test_shuffle_bn_on_two_processes_draws_as_mmpretrain_and_compiles_in_one_graph(tmp_path):
+    """Shuffle-BN with 2 processes: the same permutation as mmpretrain's
+    ``batch_shuffle_ddp`` for the same seed (drawn on the images' device, broadcast there),
+    undone exactly, and the loss traced by ``torch.compile`` without a graph break
+    (mmengine's ``broadcast`` broke it)."""
+    mp.start_processes(_shuffle_bn_rank, args=(str(tmp_path), ), nprocs=WORLD_SIZE,
+                       join=True, start_method='fork')
+    for rank in range(WORLD_SIZE):
+        found = torch.load(tmp_path / f'rank{rank}.pth', weights_only=True)
+        assert found['same_as_mmpretrain'] and found['unshuffled'], rank
+        assert found['graph_breaks'] == 0, found['reasons']

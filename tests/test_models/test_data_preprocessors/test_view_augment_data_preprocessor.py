@@ -17,6 +17,7 @@ from mmpretrain.datasets.transforms import ColorJitter, GaussianBlur, Solarize
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from scipy import stats
 from sklearn.datasets import load_sample_images
+from torch._subclasses.fake_tensor import FakeTensorMode, unset_fake_temporarily
 
 from cgh_mm.models.data_preprocessors import (
     BatchColorJitter,
@@ -26,7 +27,7 @@ from cgh_mm.models.data_preprocessors import (
     ViewAugmentDataPreprocessor,
 )
 from cgh_mm.models.data_preprocessors import batch_colour_ops as ops
-from tests.helpers import raises_stating
+from tests.helpers import CountOps, HostSyncs, raises_stating
 
 JITTER = dict(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)
 GREY_WEIGHTS = (0.114, 0.587, 0.2989)  # BGR, as in the configs
@@ -99,6 +100,20 @@ def test_each_jitter_op_equals_the_cpu_transform(photo_bgr, op, arg):
     assert max_diff(got, expected) == 0
 
 
+@pytest.mark.parametrize('hue_factor', [-0.1, -0.031, 0.004, 0.05, 0.1])
+def test_hue_equals_the_cpu_transform_on_every_colour_level(hue_factor):
+    """Pillow's 8-bit HSV round trip on every third level of each channel (86**3 colours,
+    greys, black and white included), not only on one photo's colours."""
+    levels = np.arange(0, 256, 3, dtype=np.uint8)
+    colours = np.stack(np.meshgrid(levels, levels, levels, indexing='ij'), -1).reshape(-1, 3)
+    img_bgr = np.ascontiguousarray(colours.reshape(len(levels) ** 2, len(levels), 3))
+    with patch.object(ColorJitter, '_rand_params',
+                      return_value=(np.array([3]), None, None, None, hue_factor)):
+        expected = cpu(ColorJitter(**JITTER), img_bgr)
+    got = to_bgr(ops.adjust_hue(to_batch(img_bgr), torch.tensor([hue_factor])))
+    assert max_diff(got, expected) == 0
+
+
 def test_grayscale_equals_the_cpu_transform(photo_bgr):
     expected = cpu(RandomGrayscale(prob=1.0, keep_channels=True, channel_weights=GREY_WEIGHTS),
                    photo_bgr)
@@ -167,6 +182,108 @@ def test_a_whole_view_equals_the_cpu_pipeline_given_the_same_draws(photo_bgr):
         assert max_diff(got, expected) == 0, i
         assert max_diff(got, _cpu_view(photo_bgr, draws, float(blur['sigma'][i]),
                                        grey_first=True)) > 1
+
+
+def _photo_crops(num: int, seed: int = 0) -> np.ndarray:
+    """``num`` different 40x48 BGR crops of the sample photos, ``(num, 40, 48, 3)``."""
+    rng = np.random.default_rng(seed)
+    photos = load_sample_images().images
+    crops = []
+    for i in range(num):
+        photo = photos[i % 2]
+        y, x = rng.integers(0, photo.shape[0] - 40), rng.integers(0, photo.shape[1] - 48)
+        crops.append(photo[y:y + 40, x:x + 48, ::-1])
+    return np.ascontiguousarray(np.stack(crops))
+
+
+def test_each_sample_equals_the_cpu_pipeline_with_its_own_draws():
+    """The recipe's probabilities (jitter 0.8, grey 0.2, blur 0.5) on a batch of different
+    crops: every sample, whichever ops it drew, equals the CPU pipeline run with its
+    draws, and a sample that drew none comes out unchanged."""
+    num = 24
+    preprocessor = ViewAugmentDataPreprocessor(view_pipelines=[STRONG_COLOUR], seed=11)
+    replay = torch.Generator()
+    replay.set_state(preprocessor.generator.get_state())
+    crops = _photo_crops(num)
+    out = preprocessor.augment_view(torch.from_numpy(crops).permute(0, 3, 1, 2),
+                                    preprocessor.view_pipelines[0])
+    jitter, grey, blur = (augment.sample(num, replay) for augment in preprocessor.view_pipelines[0])
+    drew = torch.stack([jitter['apply'], grey['apply'], blur['apply']])
+    assert drew.any(dim=1).all() and not drew.all(dim=1).any()  # a mixed batch
+    for i in range(num):
+        steps = []
+        if jitter['apply'][i]:
+            steps.append(ColorJitter(**JITTER))
+        if grey['apply'][i]:
+            steps.append(RandomGrayscale(prob=1.0, keep_channels=True,
+                                         channel_weights=GREY_WEIGHTS))
+        if blur['apply'][i]:
+            steps.append(GaussianBlur(radius=float(blur['sigma'][i]), prob=1.0))
+        draws = (jitter['order'][i].numpy(), *jitter['factors'][i].numpy().tolist())
+        with patch.object(ColorJitter, '_rand_params', return_value=draws):
+            expected = cpu(Compose(steps), crops[i])
+        got = out[i].permute(1, 2, 0).numpy().astype(np.uint8)
+        assert max_diff(got, expected) == 0, i
+
+
+# ------------------------------------------------------------ kernels and copies
+
+def _uint8_batch(num: int, size: int, views: int = 2) -> dict:
+    gen = torch.Generator().manual_seed(num)
+    return dict(inputs=[torch.randint(0, 256, (num, 3, size, size), dtype=torch.uint8,
+                                      generator=gen) for _ in range(views)],
+                data_samples=None)
+
+
+def test_a_batch_takes_at_most_300_ops_on_image_sized_tensors_whatever_its_size():
+    """The recipe's preprocessor (weak view: conversion and normalisation; strong view:
+    jitter, grayscale, blur), counted per batch on the CPU with a TorchDispatchMode:
+    the ops that launch a kernel on an image-like tensor (at least one image channel:
+    the per-sample parameters do not count, they are no image's size). Per-sample
+    ops on index-gathered subsets would grow with the number of (position, op) pairs
+    the batch draws; whole-batch ops with per-sample parameters do not."""
+    size, counts = 32, {}
+    for num in (32, 256):
+        preprocessor = ViewAugmentDataPreprocessor(view_pipelines=[[], STRONG_COLOUR], seed=0,
+                                                   **NORM)
+        batch = _uint8_batch(num, size)
+        with CountOps(min_numel=size * size) as counted:
+            preprocessor(batch, training=True)
+        counts[num] = counted
+        print(f'batch {num}: {counted.total} ops on image-sized tensors per batch')
+    assert counts[32].total <= 300, counts[32].counts
+    assert counts[256].total == counts[32].total, (counts[32].counts, counts[256].counts)
+    assert 'index_put_' not in counts[32].counts  # no per-subset scatter
+
+
+def on_the_host(fn):
+    """``fn`` run outside torch's FakeTensorMode: on real (host) tensors."""
+    def run(*args, **kwargs):
+        with unset_fake_temporarily():
+            return fn(*args, **kwargs)
+    return run
+
+
+def test_a_training_batch_reaches_the_device_in_one_parameter_copy_without_host_syncs():
+    """On fake CUDA tensors (torch's FakeTensorMode): after the views' own (non-blocking)
+    copies, one non-blocking copy brings all the batch's parameters, drawn on the host;
+    no op waits for the device (no index built from a host list or mask, no blocking
+    copy, no read of a device value)."""
+    preprocessor = ViewAugmentDataPreprocessor(view_pipelines=[[], STRONG_COLOUR], seed=0,
+                                               non_blocking=True, **NORM)
+    for augment in preprocessor.view_pipelines[1]:  # the draws are real host data, as in a run
+        for name in ('sample', 'encode'):
+            if hasattr(augment, name):
+                setattr(augment, name, on_the_host(getattr(augment, name)))
+    batch = _uint8_batch(8, 16)
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        preprocessor.to('cuda')
+        with HostSyncs() as syncs:
+            out = preprocessor(batch, training=True)['inputs']
+    assert [v.device.type for v in out] == ['cuda', 'cuda']
+    assert not syncs.found, syncs.report()
+    views, params = syncs.host_to_device[:2], syncs.host_to_device[2:]
+    assert views == [(8, 3, 16, 16)] * 2 and len(params) == 1, syncs.host_to_device
 
 
 # ---------------------------------------------------------- random parameters

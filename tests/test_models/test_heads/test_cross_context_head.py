@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 from mmpretrain.registry import MODELS
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from cgh_mm.models.losses import relation_target
-from tests.helpers import raises_stating
+from tests.helpers import HostSyncs, raises_stating
 
 
 def cross_context_loss(student_logits, teacher_logits, student_temp, teacher_temp):
@@ -59,6 +60,18 @@ def test_info_nce_formula(temperature):
     assert out['loss_nce'].item() == pytest.approx(expected.item(), rel=1e-5)
     out['loss_nce'].backward()
     assert sg.grad.abs().sum() > 0 and tg.grad is None
+
+
+def test_the_loss_on_a_gpu_copies_nothing_from_the_host():
+    """On fake CUDA tensors (torch's FakeTensorMode), with InfoNCE on: its labels are made
+    on the device, not copied there (a blocking copy each step)."""
+    with FakeTensorMode():
+        (sg, sh), (tg, th), (qg, qh) = (tuple(t.cuda() for t in pair) for pair in embeddings())
+        module = head(alpha=0.5).cuda()
+        with HostSyncs() as syncs:
+            losses = module.loss(sg, sh, tg, th, qg, qh)
+    assert losses['loss_nce'].is_cuda
+    assert not syncs.found and not syncs.host_to_device, syncs.report()
 
 
 def test_alpha_zero_is_pure_infonce_and_alpha_one_skips_it():

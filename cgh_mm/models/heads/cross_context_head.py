@@ -130,54 +130,51 @@ class CrossContextHead(BaseModule):
             (the loss minus that entropy; 0 = nothing left to learn), and per embedding
             the mean cosine between different images of the batch (1 = collapsed).
         """
-        alpha, n = self._alpha, student_global.shape[0]
-        with_hyper = self.teaching != 'global'
-        # Student and teacher rows go through one product per queue: the queue, the
-        # largest operand, is read once.
+        n, with_hyper = student_global.shape[0], self.teaching != 'global'
+        # Relation logits (N, K) of student and teacher rows in one product per queue: the
+        # queue, the largest operand, is read once.
         *student_global_logits, teacher_global_logits = relation_logits(
             torch.cat([student_global, *local_student_global, teacher_global.detach()]),
             global_queue).split(n)
-        # The teacher's relations of each context, at that context's temperature.
-        global_relations = relation_target(teacher_global_logits, self.teacher_global_temp)
-        hyper_relations = None
-        if with_hyper:
-            student_hyper_logits, teacher_hyper_logits = relation_logits(
-                torch.cat([student_hypercolumn, teacher_hypercolumn.detach()]),
-                hypercolumn_queue).split(n)
-            hyper_relations = relation_target(teacher_hyper_logits,
-                                              self.teacher_hypercolumn_temp)
-        cross = self.teaching == 'cross'
-        global_target = hyper_relations if cross else global_relations
-        global_terms = [soft_cross_entropy(logits / self.student_global_temp, global_target)
-                        for logits in student_global_logits]  # main view, then local crops
-        nce = [] if not self._with_nce else [  # weight 0 after the warm-up: not computed
-            self._info_nce(student_global, teacher_global, student_global_logits[0])]
-        # name: (weighted loss, its target, its unweighted main-view term, student, teacher)
-        terms = {'global': (self.global_weight * torch.stack(global_terms).mean(),
-                            global_target, global_terms[0], student_global, teacher_global)}
-        if with_hyper:
-            hyper_target = global_relations if cross else hyper_relations
-            loss_hyper = soft_cross_entropy(
-                student_hyper_logits / self.student_hypercolumn_temp, hyper_target)
-            terms = {'hyper': (self.hypercolumn_weight * loss_hyper, hyper_target, loss_hyper,
-                               student_hypercolumn, teacher_hypercolumn), **terms}
-            if self._with_nce:
-                nce.append(self._info_nce(student_hypercolumn, teacher_hypercolumn,
-                                          student_hyper_logits))
+        student_hyper_logits, teacher_hyper_logits = relation_logits(
+            torch.cat([student_hypercolumn, teacher_hypercolumn.detach()]),
+            hypercolumn_queue).split(n) if with_hyper else (None, None)
 
-        log_k = math.log(global_queue.shape[0])
-        out = {'loss_nce': (1 - alpha) * sum(nce, global_terms[0].new_zeros(()))}
-        health = {}
-        for name, (loss, target, main_term, student, teacher) in terms.items():
-            out[f'loss_{name}'] = alpha * loss
-            entropy = entropy_fraction(target)
-            health.update({
-                f'health/{name}_target_entropy': entropy,
-                f'health/{name}_kl': main_term.detach() - entropy * log_k,
-                f'health/student_{name}_cos': mean_pairwise_cosine(student),
-                f'health/teacher_{name}_cos': mean_pairwise_cosine(teacher),
-            })
-        return {**out, 'alpha': alpha.clone(), **health}
+        # The teacher's relations, each context at its own temperature, and who teaches whom.
+        global_relations = relation_target(teacher_global_logits, self.teacher_global_temp)
+        hyper_relations = relation_target(
+            teacher_hyper_logits, self.teacher_hypercolumn_temp) if with_hyper else None
+        if self.teaching == 'cross':  # CGH: each context teaches the other
+            hyper_target, global_target = global_relations, hyper_relations
+        else:  # 'same', 'global': each context teaches itself
+            hyper_target, global_target = hyper_relations, global_relations
+
+        # loss_hyper = CE(softmax(k_g Q_g / 0.04), q_h Q_h / 0.08): global teaches hypercolumn
+        loss_hyper = soft_cross_entropy(student_hyper_logits / self.student_hypercolumn_temp,
+                                        hyper_target) if with_hyper else None
+        # loss_global = CE(softmax(k_h Q_h / 0.08), q_g Q_g / 0.1): hypercolumn teaches
+        # global, on the main view and, averaged with it, on each local crop
+        global_terms = [soft_cross_entropy(logits / self.student_global_temp, global_target)
+                        for logits in student_global_logits]
+        loss_global = torch.stack(global_terms).mean()
+        # loss_nce = InfoNCE(q_g; k_g, Q_g) + InfoNCE(q_h; k_h, Q_h), in the warm-up only
+        loss_nce = global_terms[0].new_zeros(())
+        if self._with_nce:
+            loss_nce = self._info_nce(student_global, teacher_global, student_global_logits[0]) + (
+                self._info_nce(student_hypercolumn, teacher_hypercolumn, student_hyper_logits)
+                if with_hyper else 0)
+
+        alpha = self._alpha
+        out = {'loss_nce': (1 - alpha) * loss_nce}
+        if with_hyper:
+            out['loss_hyper'] = alpha * (self.hypercolumn_weight * loss_hyper)
+        out.update(loss_global=alpha * (self.global_weight * loss_global), alpha=alpha.clone())
+        if with_hyper:
+            out.update(relation_health('hyper', hyper_target, loss_hyper, student_hypercolumn,
+                                       teacher_hypercolumn))
+        out.update(relation_health('global', global_target, global_terms[0], student_global,
+                                   teacher_global))
+        return out
 
     def _info_nce(self, query: Tensor, key: Tensor, negative_logits: Tensor) -> Tensor:
         """MoCo's InfoNCE of ``query`` ``(N, C)`` (student) against ``key`` ``(N, C)``
@@ -190,3 +187,29 @@ class CrossContextHead(BaseModule):
         logits /= self.nce_head.temperature
         labels = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
         return self.nce_head.loss_module(logits, labels)
+
+
+def relation_health(name: str, target: Tensor, loss: Tensor, student: Tensor,
+                    teacher: Tensor) -> Dict[str, Tensor]:
+    """The log's ``health/*`` of one relational loss, from the tensors of that loss.
+
+    Args:
+        name: ``'hyper'`` or ``'global'``, the loss's context.
+        target: ``(N, K)`` teacher relations the loss learns.
+        loss: the loss's unweighted main-view term (scalar): the cross-entropy of
+            ``target`` and the student relations.
+        student, teacher: ``(N, C)`` normalised embeddings of that context.
+
+    Returns:
+        ``health/{name}_target_entropy``: target entropy as a fraction of ``ln K`` (1: a
+        flat target, no signal); ``health/{name}_kl``: the loss minus that entropy, in
+        nats (0: nothing left to learn); ``health/{student,teacher}_{name}_cos``: mean
+        cosine between different images of the batch (1: collapsed).
+    """
+    entropy = entropy_fraction(target)
+    return {
+        f'health/{name}_target_entropy': entropy,
+        f'health/{name}_kl': loss.detach() - entropy * math.log(target.shape[1]),
+        f'health/student_{name}_cos': mean_pairwise_cosine(student),
+        f'health/teacher_{name}_cos': mean_pairwise_cosine(teacher),
+    }

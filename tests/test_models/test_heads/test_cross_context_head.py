@@ -244,3 +244,19 @@ def test_autocast_gives_the_float32_targets_and_losses(alpha):
     for key, value in expected.items():
         assert got[key].dtype == torch.float32, key
         torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7, msg=key)
+
+
+def test_relation_health_of_one_loss_from_its_own_tensors():
+    from cgh_mm.models.heads.cross_context_head import relation_health
+    target = torch.softmax(torch.randn(4, 32), dim=1)
+    student = F.normalize(torch.randn(4, 8), dim=1)
+    teacher = student[:1].expand(4, -1)  # one image four times: collapsed
+    health = relation_health('hyper', target, torch.tensor(5.0), student, teacher)
+    entropy = -(target * target.log()).sum(1).mean()
+    assert set(health) == {'health/hyper_target_entropy', 'health/hyper_kl',
+                           'health/student_hyper_cos', 'health/teacher_hyper_cos'}
+    assert health['health/hyper_target_entropy'].item() == pytest.approx(
+        (entropy / math.log(32)).item(), rel=1e-5)
+    assert health['health/hyper_kl'].item() == pytest.approx(5.0 - entropy.item(), rel=1e-5)
+    assert health['health/teacher_hyper_cos'].item() == pytest.approx(1.0, abs=1e-6)
+    assert health['health/student_hyper_cos'].item() < 1.0

@@ -51,7 +51,7 @@ from mmpretrain.structures import DataSample
 import cgh_mm.datasets  # noqa: F401  (the loader's transforms: LoadImageFromFileChecked, ...)
 import cgh_mm.models  # noqa: F401  (CGH, its DDP wrapper, ViewAugmentDataPreprocessor)
 from cgh_mm.models.algorithms.cgh import CGHDistributedDataParallel
-from cgh_mm.models.losses import relation_logits, relation_target
+from cgh_mm.models.utils import relation_logits, relation_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPE = os.path.join(ROOT, 'configs', 'cgh', 'cgh_resnet50_8xb32-coslr-200e_in1k.py')

@@ -252,8 +252,8 @@ def build_batch_augment(cfg: dict, input_is_bgr: bool = True):
 
 @MODELS.register_module()
 class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
-    """``SelfSupDataPreprocessor`` that also runs the colour part of each view's
-    pipeline, batched, on the device the batch lives on.
+    """Frees the loader's CPUs: the colour part of each view's pipeline runs batched on
+    the device the batch lives on (a ``SelfSupDataPreprocessor`` that augments).
 
     The CPU workers only decode, crop and flip, and hand over uint8 views; here each
     view gets its own augmentations, per sample with their own random parameters

@@ -1,4 +1,4 @@
-from .relation_losses import (
+from .relations import (
     entropy_fraction,
     mean_pairwise_cosine,
     relation_logits,

@@ -1,4 +1,4 @@
-"""The loss functions against independent, written-out formulas (float64 numpy loops)."""
+"""The relation functions against independent, written-out formulas (float64 numpy loops)."""
 import math
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 
-from cgh_mm.models.losses import (
+from cgh_mm.models.utils import (
     entropy_fraction,
     mean_pairwise_cosine,
     relation_logits,

@@ -16,7 +16,7 @@ from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
-from cgh_mm.utils import check_checkpoint_file
+from cgh_mm.runtime import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:

@@ -15,7 +15,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
-from cgh_mm.utils import load_checkpoint_safely
+from cgh_mm.runtime import load_checkpoint_safely
 from tests.helpers import NARROW_OPTIONS, load_tool, raises_stating, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

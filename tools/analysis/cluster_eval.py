@@ -14,7 +14,7 @@ from sklearn import metrics
 from sklearn.cluster import KMeans
 from sklearn.metrics.cluster import contingency_matrix
 
-from cgh_mm.utils import write_file_atomically
+from cgh_mm.runtime import write_file_atomically
 
 
 def _label_pair(labels_true, labels_pred) -> Tuple[np.ndarray, np.ndarray]:

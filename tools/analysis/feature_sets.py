@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 from torch import Tensor
 
 from cgh_mm.evaluation import extract_features
-from cgh_mm.utils import load_backbone_weights, load_checkpoint_safely, write_file_atomically
+from cgh_mm.runtime import load_backbone_weights, load_checkpoint_safely, write_file_atomically
 
 FEATURE_KEYS = ('train_features', 'train_labels', 'test_features', 'test_labels')
 

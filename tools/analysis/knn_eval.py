@@ -14,7 +14,7 @@ from feature_sets import (  # tools/analysis/
 )
 
 from cgh_mm.evaluation import weighted_knn_accuracy
-from cgh_mm.utils import write_file_atomically
+from cgh_mm.runtime import write_file_atomically
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ def convert(src: str = DEFAULT_SRC, dst: str = 'data/fashion-mnist',
             f'Fashion-MNIST files missing: {missing}. Install the Debian package '
             f'`{DEBIAN_PACKAGE}` (apt-get install {DEBIAN_PACKAGE}) or copy '
             f'the four idx .gz files into {src}.')
-    from cgh_mm.utils.checkpoint import write_file_atomically
+    from cgh_mm.runtime.checkpoint import write_file_atomically
     counts = {}
     for split, names in SPLIT_FILES.items():
         images, labels = (read_idx(osp.join(src, name)) for name in names)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from cgh_mm.engine.hooks import CheckpointMismatchError
-from cgh_mm.utils import load_checkpoint_safely
+from cgh_mm.runtime import load_checkpoint_safely
+from cgh_mm.runtime.hooks import CheckpointMismatchError
 from tests.helpers import raises_stating, tiny_runner_cfg
 
 pytestmark = pytest.mark.slow
@@ -22,11 +22,11 @@ def other_model_checkpoint(runner, path):
 
 @pytest.mark.parametrize('resume', [False, True], ids=['load_from', 'resume'])
 def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume):
-    cfg = tiny_runner_cfg(tmp_path, max_epochs=1)
-    runner = Runner.from_cfg(cfg)
     path = tmp_path / 'other.pth'
-    other_model_checkpoint(runner, path)
-    runner._load_from, runner._resume = str(path), resume
+    other_model_checkpoint(Runner.from_cfg(tiny_runner_cfg(tmp_path, max_epochs=1)), path)
+    cfg = tiny_runner_cfg(tmp_path, max_epochs=1)
+    cfg.load_from, cfg.resume = str(path), resume
+    runner = Runner.from_cfg(cfg)
     before = runner.model.backbone.layer1[0].conv1.weight.clone()
     with pytest.raises(CheckpointMismatchError) as info:
         runner.load_or_resume()
@@ -45,15 +45,16 @@ def test_checkpoint_of_the_same_model_loads_every_tensor(tmp_path):
     with torch.no_grad():
         source.model.global_queue.mul_(-1)  # differs from any fresh model
     torch.save(dict(state_dict=source.model.state_dict(), meta=dict(epoch=1, iter=2)), path)
-    runner = Runner.from_cfg(tiny_runner_cfg(tmp_path / 'b', max_epochs=1))
-    runner._load_from = str(path)
+    cfg = tiny_runner_cfg(tmp_path / 'b', max_epochs=1)
+    cfg.load_from = str(path)
+    runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     for key, value in source.model.state_dict().items():
         assert torch.equal(runner.model.state_dict()[key], value), key
 
 
 def test_resume_says_when_the_checkpoint_lr_overrides_the_config(tmp_path, monkeypatch):
-    from cgh_mm.engine.hooks import checkpoint_match_hook as module
+    from cgh_mm.runtime.hooks import checkpoint_match_hook as module
 
     warnings = []
     monkeypatch.setattr(module, 'print_log', lambda msg, **kw: warnings.append(msg))

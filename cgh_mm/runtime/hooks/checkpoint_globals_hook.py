@@ -4,21 +4,18 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from .safe_loading import mmengine_checkpoint_globals
+from ..safe_loading import mmengine_checkpoint_globals
 
 
-# In mmengine's root registry (found from mmpretrain's, mmdet's and mmseg's), and in
-# cgh_mm.utils rather than cgh_mm.engine: mmdet and mmseg configs import it without
-# mmpretrain.
 @HOOKS.register_module()
 class CheckpointGlobalsHook(Hook):
-    """Lets a run load mmengine's own checkpoints under torch's ``weights_only=True``.
+    """Lets ``--resume`` and ``load_from`` read mmengine's own checkpoints under torch >= 2.6.
 
     mmengine 0.10 loads ``--resume`` and ``load_from`` checkpoints with a plain
     ``torch.load``, which torch >= 2.6 refuses for the bookkeeping classes mmengine
     writes (``Unsupported global: ... HistoryBuffer``). From ``before_run`` (which
     mmengine calls before it loads) to ``after_run``, this hook allows exactly those
-    classes (``cgh_mm/utils/safe_loading.py``) through ``torch.serialization.safe_globals``,
+    classes (``cgh_mm/runtime/safe_loading.py``) through ``torch.serialization.safe_globals``,
     which puts torch's allow-list back as it was when the run ends.
     """
 

@@ -6,12 +6,14 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
-from .backbone_weights import load_state_dict_strictly, read_state_dict, strip_prefix
+from ..backbone_weights import load_state_dict_strictly, read_state_dict, strip_prefix
 
 
 @WEIGHT_INITIALIZERS.register_module(name='StrictPretrained')
 class StrictPretrainedInit(PretrainedInit):
-    """mmengine's ``Pretrained`` (``checkpoint``, ``prefix``, ``map_location``) that reads
+    """Pretrained weights that do not fit the model are an error, not random weights.
+
+    mmengine's ``Pretrained`` (``checkpoint``, ``prefix``, ``map_location``) that reads
     with ``weights_only=True`` and raises one ``ValueError`` listing the missing,
     unexpected and mis-shaped keys where ``Pretrained`` would warn and leave random
     weights. In mmengine's root registry: mmpretrain, mmdet and mmseg configs can use it.
@@ -56,5 +58,9 @@ class StrictPretrainedInit(PretrainedInit):
             self.ignore_missing, self.ignore_unexpected)
         print_log(f'loaded {loaded} tensors into {name} from path: {self.checkpoint}',
                   logger='current')
+        # mmengine's BaseModule.init_weights gives a module this private record of how
+        # each parameter was initialised; update_init_info needs it, and no public
+        # attribute says whether a module keeps it.
         if hasattr(module, '_params_init_info'):
-            update_init_info(module, init_info=self._get_init_info())
+            update_init_info(module, init_info=f'{type(self).__name__}: load from '
+                             f'{self.checkpoint}')

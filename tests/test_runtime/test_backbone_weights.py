@@ -5,8 +5,8 @@ import pytest
 import torch
 from mmpretrain.models import ResNet
 
-from cgh_mm.utils import load_backbone_weights, read_state_dict, strip_prefix
-from cgh_mm.utils.backbone_weights import (
+from cgh_mm.runtime import load_backbone_weights, read_state_dict, strip_prefix
+from cgh_mm.runtime.backbone_weights import (
     BACKBONE_PREFIXES,
     load_state_dict_strictly,
     state_dict_of,
@@ -99,7 +99,7 @@ def test_training_checkpoint_loads_in_a_fresh_process(tmp_path):
     buffer.update(1.0)
     torch.save(dict(state_dict={'backbone.conv1.weight': torch.ones(2)},
                     message_hub=dict(log_scalars={'loss': buffer})), str(path))
-    code = ('from cgh_mm.utils import read_state_dict; '
+    code = ('from cgh_mm.runtime import read_state_dict; '
             f'print(sorted(read_state_dict({str(path)!r})))')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=300)

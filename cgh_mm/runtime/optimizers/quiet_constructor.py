@@ -3,18 +3,19 @@ import logging
 import torch.nn as nn
 from mmengine.logging import MMLogger, print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
-from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class QuietOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """mmengine's default constructor with a log a researcher can scan.
+    """A training log a researcher can scan: one line for the optimizer's parameters.
 
-    Same parameter groups. mmengine logs one line per parameter that a
-    ``paramwise_cfg`` rule touches and a warning per parameter that does not
-    require gradients (every tensor of an EMA teacher or a frozen backbone);
-    here whole modules without a trainable parameter are left out silently and
-    one summary line replaces the per-parameter lines.
+    mmengine's default constructor, with the same parameter groups. mmengine logs one
+    line per parameter that a ``paramwise_cfg`` rule touches and a warning per parameter
+    that does not require gradients (every tensor of an EMA teacher or a frozen
+    backbone): hundreds of lines at the start of a CGH run. Here whole modules without a
+    trainable parameter are left out silently and one summary line replaces the
+    per-parameter lines.
     """
 
     def add_params(self, params: list, module: nn.Module, prefix: str = '',

@@ -4,7 +4,7 @@ from typing import Dict, Optional
 import torch
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
-from mmpretrain.registry import HOOKS
+from mmengine.registry import HOOKS
 
 from .checkpoint_schedule import may_save_after_iter
 
@@ -15,7 +15,8 @@ class NonFiniteLossError(FloatingPointError):
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
-    """Stops training at a NaN/inf loss term before any checkpoint holds it.
+    """A NaN or infinite loss stops training before any checkpoint holds it, naming the
+    last good checkpoint to restart from.
 
     It reads the loss values that mmengine's ``RuntimeInfoHook`` has already
     copied to the host for the log, so it adds no device synchronisation. With

@@ -2,30 +2,19 @@ import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
-from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
-from mmpretrain.registry import HOOKS
+from mmengine.registry import HOOKS
 
-from ...utils.checkpoint import write_file_atomically
-
-
-@register_backend('atomic_local')
-class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend whose writes are atomic: a reader (or a
-    resume after a kill) sees the old file or the whole new one, never a part."""
-
-    def put(self, obj: bytes, filepath) -> None:
-        write_file_atomically(str(filepath), obj)
-
-    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        write_file_atomically(str(filepath), obj.encode(encoding))
+from ..atomic_local_backend import AtomicLocalBackend
+from ..checkpoint import write_file_atomically
 
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """mmengine's :class:`CheckpointHook` that never loses the last good checkpoint.
+    """Checkpoints that a crash or a full disk can neither corrupt nor lose.
 
-    Checkpoints and the ``last_checkpoint`` pointer are written atomically
+    mmengine's :class:`CheckpointHook` that never loses the last good checkpoint:
+    checkpoints and the ``last_checkpoint`` pointer are written atomically
     (``AtomicLocalBackend``), and checkpoints beyond ``max_keep_ckpts`` are removed
     only once the new one is in place (mmengine removes the oldest first, so with
     ``max_keep_ckpts=1`` a failed save would leave none). A failed save (e.g. a full
@@ -77,6 +66,9 @@ class AtomicCheckpointHook(CheckpointHook):
             self.best_ckpt_path_dict[indicator] = hub.get_info(
                 f'best_ckpt_{indicator}', self.best_ckpt_path_dict[indicator])
 
+    # mmengine's private method, overridden: mmengine 0.10 removes the oldest checkpoint
+    # before it writes the new one and writes `last_checkpoint` with a plain open() (not
+    # through the file backend), and no public hook point lies between the three steps.
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         if not isinstance(self.file_backend, AtomicLocalBackend):
             return super()._save_checkpoint_with_step(runner, step, meta)

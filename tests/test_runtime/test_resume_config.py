@@ -1,7 +1,7 @@
 from mmengine.config import Config
 
 import cgh_mm.models  # noqa: F401  (the head's defaults are looked up in the registry)
-from cgh_mm.utils.resume_config import config_from_text, resume_differences
+from cgh_mm.runtime.resume_config import config_from_text, resume_differences
 from tests.helpers import SYNTHETIC_CONFIG
 
 

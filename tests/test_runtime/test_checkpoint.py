@@ -9,8 +9,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-import cgh_mm.utils.checkpoint as checkpoint_module
-from cgh_mm.utils import (
+import cgh_mm.runtime.checkpoint as checkpoint_module
+from cgh_mm.runtime import (
     AtomicWriteError,
     check_checkpoint_file,
     check_checkpoint_paths,

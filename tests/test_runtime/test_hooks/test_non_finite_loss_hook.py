@@ -4,8 +4,8 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from cgh_mm.engine.hooks import NonFiniteLossError
-from cgh_mm.utils import load_checkpoint_safely
+from cgh_mm.runtime import load_checkpoint_safely
+from cgh_mm.runtime.hooks import NonFiniteLossError
 from tests.helpers import tiny_runner_cfg
 
 
@@ -49,8 +49,8 @@ def test_ranks_agree_only_where_a_checkpoint_may_follow(monkeypatch):
     from mmengine.hooks import CheckpointHook
     from mmengine.logging import MessageHub
 
-    from cgh_mm.engine.hooks import NonFiniteLossHook
-    from cgh_mm.engine.hooks import non_finite_loss_hook as module
+    from cgh_mm.runtime.hooks import NonFiniteLossHook
+    from cgh_mm.runtime.hooks import non_finite_loss_hook as module
 
     reduced_at = []
     other_rank_bad = {'value': False}

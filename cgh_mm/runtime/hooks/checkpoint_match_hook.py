@@ -5,16 +5,12 @@ from typing import Optional, Sequence
 
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
 from mmengine.runner import find_latest_checkpoint
-from mmpretrain.registry import HOOKS
-from mmpretrain.utils import get_ori_model
 
-from ...utils.checkpoint import (
-    checkpoint_folder,
-    describe_state_dict_mismatch,
-    find_resume_checkpoint,
-)
-from ...utils.resume_config import resume_mismatch, resume_refusal
+from ..checkpoint import checkpoint_folder, describe_state_dict_mismatch, find_resume_checkpoint
+from ..resume_config import resume_mismatch, resume_refusal
 
 
 class CheckpointMismatchError(ValueError):
@@ -24,8 +20,9 @@ class CheckpointMismatchError(ValueError):
 
 @HOOKS.register_module()
 class CheckpointMatchHook(Hook):
-    """Checks a ``--resume`` / ``load_from`` checkpoint before anything is loaded.
+    """A checkpoint of another model or run is refused before training, not trained on.
 
+    It checks a ``--resume`` / ``load_from`` checkpoint before anything is loaded.
     mmengine loads a checkpoint of another model with ``strict=False``: a warning,
     then training on partly random weights. This hook raises one error listing the
     missing, unexpected and wrongly shaped keys instead. On a resume it also:
@@ -34,7 +31,7 @@ class CheckpointMatchHook(Hook):
       ``meta['cfg']`` and ``meta['seed']`` against the run's config): another model,
       ablation, seed, data, pipeline, batch, schedule or hooks would continue the
       checkpoint's run under other settings, a result of neither. A resume may change
-      :data:`~cgh_mm.utils.resume_config.RESUME_MAY_CHANGE` (the length of training,
+      :data:`~cgh_mm.runtime.resume_config.RESUME_MAY_CHANGE` (the length of training,
       logging, saving, loader resources, precision) and ``resume_may_change``;
     - says when the checkpoint's optimizer settings (its learning rate, ...) override
       other ones of the config: mmengine restores the optimizer and schedulers, so a
@@ -42,7 +39,7 @@ class CheckpointMatchHook(Hook):
     - when the Runner is left to find the checkpoint (mmengine's ``last_checkpoint``),
       refuses before anything is loaded a ``last_checkpoint`` naming another folder's
       checkpoint, and checkpoints without a ``last_checkpoint`` (training from scratch
-      would overwrite them): see :func:`~cgh_mm.utils.find_resume_checkpoint`.
+      would overwrite them): see :func:`~cgh_mm.runtime.find_resume_checkpoint`.
 
     Args:
         ignore_keys: regular expressions of keys that may be missing from or
@@ -62,7 +59,7 @@ class CheckpointMatchHook(Hook):
     def before_run(self, runner) -> None:
         # tools/train.py names the checkpoint (load_from); a Runner left to mmengine's
         # lookup must not resume another folder's checkpoint, nor start over checkpoints.
-        if not getattr(runner, '_resume', False) or runner._load_from is not None:
+        if not runner.cfg.get('resume', False) or runner.cfg.get('load_from') is not None:
             return
         hook = next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
         folder = checkpoint_folder(runner.work_dir, getattr(hook, 'out_dir', None))
@@ -81,12 +78,12 @@ class CheckpointMatchHook(Hook):
         return {k: v for k, v in state.items() if not any(p.search(k) for p in self.ignore_keys)}
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = get_ori_model(runner.model)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         # mmengine strips the prefix of DDP-wrapped checkpoints the same way.
         given = {re.sub(r'^module\.', '', k): v
                  for k, v in checkpoint.get('state_dict', checkpoint).items()}
-        source = runner._load_from or f'the latest checkpoint of {runner.work_dir}'
-        resume = getattr(runner, '_resume', False)
+        source = runner.cfg.get('load_from') or f'the latest checkpoint of {runner.work_dir}'
+        resume = runner.cfg.get('resume', False)
         mismatch = describe_state_dict_mismatch(self._kept(model.state_dict()), self._kept(given))
         if mismatch is not None:
             raise CheckpointMismatchError(

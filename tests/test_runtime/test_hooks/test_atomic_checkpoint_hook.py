@@ -6,9 +6,10 @@ import pytest
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.runner import Runner
 
-import cgh_mm.utils.checkpoint as checkpoint_module
-from cgh_mm.engine.hooks import atomic_checkpoint_hook as module
-from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
+import cgh_mm.runtime.atomic_local_backend as backend_module
+import cgh_mm.runtime.checkpoint as checkpoint_module
+from cgh_mm.runtime import load_checkpoint_safely, write_file_atomically
+from cgh_mm.runtime.hooks import atomic_checkpoint_hook as module
 from tests.helpers import tiny_runner_cfg
 
 pytestmark = pytest.mark.slow
@@ -29,7 +30,8 @@ def test_full_disk_names_the_last_good_checkpoint_and_leaves_no_partial(tmp_path
             monkeypatch.setattr('os.fsync', no_space)
         write_file_atomically(path, data)
 
-    monkeypatch.setattr(module, 'write_file_atomically', full_disk_at_the_second_checkpoint)
+    monkeypatch.setattr(backend_module, 'write_file_atomically',
+                        full_disk_at_the_second_checkpoint)
     runner = Runner.from_cfg(cfg)
     with pytest.raises(OSError) as info:
         runner.train()

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from mmengine.config import Config
 
-from cgh_mm.engine.hooks import capture_random_state, restore_random_state
-from cgh_mm.utils import load_checkpoint_safely
+from cgh_mm.runtime import load_checkpoint_safely
+from cgh_mm.runtime.hooks import capture_random_state, restore_random_state
 
 
 def draws():
@@ -32,14 +33,14 @@ def _rank_round_trip(rank: int, tmp_dir: str) -> None:
     """Each rank: seed differently, let the hook gather, rank 0 saves, all restore."""
     import torch.distributed as dist
 
-    from cgh_mm.engine.hooks import RandomStateHook
+    from cgh_mm.runtime.hooks import RandomStateHook
 
     dist.init_process_group('gloo', init_method=f'file://{tmp_dir}/init', rank=rank,
                             world_size=2)
     torch.manual_seed(100 + rank)
     hook = RandomStateHook()
-    runner = SimpleNamespace(_resume=True, iter=0, max_iters=1, hooks=[], train_loop=None,
-                             train_dataloader=[0])
+    runner = SimpleNamespace(cfg=Config(dict(resume=True)), iter=0, max_iters=1, hooks=[],
+                             train_loop=None, train_dataloader=[0])
     hook.after_train_iter(runner, 0)
     expected = torch.rand(4)
     if rank == 0:  # Runner.save_checkpoint runs on rank 0 only
@@ -70,8 +71,8 @@ def test_every_rank_gets_its_own_state_back(tmp_path):
 def test_states_are_gathered_only_where_a_checkpoint_may_follow(monkeypatch):
     from mmengine.hooks import CheckpointHook
 
-    from cgh_mm.engine.hooks import RandomStateHook
-    from cgh_mm.engine.hooks import random_state_hook as module
+    from cgh_mm.runtime.hooks import RandomStateHook
+    from cgh_mm.runtime.hooks import random_state_hook as module
 
     gathered_at = []
     monkeypatch.setattr(module, 'get_world_size', lambda: 2)
@@ -102,11 +103,11 @@ def model_with_augmenting_preprocessor() -> torch.nn.Module:
 def test_a_modules_own_generator_is_saved_and_restored_on_resume(tmp_path):
     """ViewAugmentDataPreprocessor draws from its own generator: a resume repeats its
     draws too (checkpoint loaded with weights_only, as mmengine does here)."""
-    from cgh_mm.engine.hooks import RandomStateHook
+    from cgh_mm.runtime.hooks import RandomStateHook
 
     model = model_with_augmenting_preprocessor()
     generator = model.data_preprocessor.generator
-    runner = SimpleNamespace(_resume=True, model=model)
+    runner = SimpleNamespace(cfg=Config(dict(resume=True)), model=model)
     hook = RandomStateHook()
     checkpoint = {}
     hook.before_save_checkpoint(runner, checkpoint)
@@ -120,7 +121,7 @@ def test_a_modules_own_generator_is_saved_and_restored_on_resume(tmp_path):
 
 
 def test_a_checkpoint_without_a_modules_generator_state_warns(monkeypatch):
-    from cgh_mm.engine.hooks import random_state_hook as module
+    from cgh_mm.runtime.hooks import random_state_hook as module
 
     messages = []
     monkeypatch.setattr(module, 'print_log', lambda message, **kwargs: messages.append(message))
@@ -132,7 +133,7 @@ def test_a_checkpoint_without_a_modules_generator_state_warns(monkeypatch):
 def test_validation_leaves_the_generators_as_it_found_them():
     # A checkpoint is written before the validation that follows it: a validation that
     # drew from the generators made the resumed run differ from the uninterrupted one.
-    from cgh_mm.engine.hooks import RandomStateHook
+    from cgh_mm.runtime.hooks import RandomStateHook
 
     torch.manual_seed(3)
     np.random.seed(3)

@@ -22,11 +22,11 @@ class _SkipFirst(Sampler):
         return len(self.sampler)
 
 
-# In mmengine's root registry, like CheckpointGlobalsHook: mmdet configs use it too.
 @LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
-    """:class:`EpochBasedTrainLoop` that resumes in the middle of an epoch.
+    """A resume from an iteration checkpoint trains each batch once, as the uninterrupted run.
 
+    mmengine's :class:`EpochBasedTrainLoop` that resumes in the middle of an epoch:
     mmengine 0.10.7 restores ``iter`` from an iteration checkpoint but starts
     the epoch over from its first batch, so the resumed run trains on batches it
     has already seen and its iteration count runs past the epoch. Here the
@@ -51,7 +51,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     def run_epoch(self) -> None:
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
-        done = self._iter - self._epoch * len(self.dataloader)
+        done = self.iter - self.epoch * len(self.dataloader)
         if done <= 0:
             for idx, data_batch in enumerate(self.dataloader):
                 self.run_iter(idx, data_batch)
@@ -76,4 +76,4 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             finally:
                 batch_sampler.sampler = sampler
         self.runner.call_hook('after_train_epoch')
-        self._epoch += 1
+        self._epoch += 1  # as mmengine's run_epoch: the counter has no public setter

@@ -8,11 +8,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from cgh_mm.utils import (
-    CheckpointGlobalsHook,
-    load_checkpoint_safely,
-    mmengine_checkpoint_globals,
-)
+from cgh_mm.runtime import load_checkpoint_safely, mmengine_checkpoint_globals
 
 
 def scoped_load(path):
@@ -73,26 +69,10 @@ def test_importing_cgh_mm_leaves_torch_and_matplotlib_as_they_were():
             '    globals_ = set(map(repr, torch.serialization.get_safe_globals()))\n'
             '    return globals_, matplotlib.get_backend()\n'
             'before = state()\n'
-            'import cgh_mm, cgh_mm.evaluation, cgh_mm.utils\n'
+            'import cgh_mm, cgh_mm.evaluation, cgh_mm.runtime\n'
             'after = state()\n'
             'print(before == after, after[1])\n')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          env=dict(os.environ, MPLBACKEND='svg'))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ['True', 'svg']
-
-
-def test_the_hook_allows_the_classes_for_the_run_only(tmp_path):
-    buffer = HistoryBuffer()
-    buffer.update(3.0)
-    path = tmp_path / 'hub.pth'
-    torch.save(dict(buffer=buffer), path)
-    before = set(map(repr, torch.serialization.get_safe_globals()))  # a set in torch
-    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
-        torch.load(path, weights_only=True)  # what mmengine's resume does
-    hook = CheckpointGlobalsHook()
-    hook.before_run(None)
-    hook.before_run(None)  # entered once: one exit restores the list
-    assert torch.load(path, weights_only=True)['buffer'].current() == 3.0
-    hook.after_run(None)
-    assert set(map(repr, torch.serialization.get_safe_globals())) == before

@@ -8,8 +8,8 @@ import torch.nn as nn
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmpretrain.registry import HOOKS
-from mmpretrain.utils import get_ori_model
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
 
 from .checkpoint_schedule import may_save_after_iter
 
@@ -19,7 +19,7 @@ def capture_random_state(
     """Python's, numpy's and torch's (CPU and CUDA) generator states, plus those of
     ``generators`` (by name) if given. A checkpoint holding them loads with
     ``weights_only=True``: numpy's arrays are allow-listed by ``CheckpointGlobalsHook``
-    (``utils/safe_loading.py``), the rest are tuples, numbers and tensors."""
+    (``runtime/safe_loading.py``), the rest are tuples, numbers and tensors."""
     state = dict(python=random.getstate(), numpy=np.random.get_state(),
                  torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -53,15 +53,16 @@ def module_generators(model: Optional[nn.Module]) -> Dict[str, torch.Generator]:
     ``generator`` attribute (e.g. ``ViewAugmentDataPreprocessor``), by module name."""
     if model is None:
         return {}
+    model = model.module if is_model_wrapper(model) else model
     return {name or '(model)': module.generator
-            for name, module in get_ori_model(model).named_modules()
+            for name, module in model.named_modules()
             if isinstance(getattr(module, 'generator', None), torch.Generator)}
 
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Saves every rank's random generators in checkpoints; restores them on resume;
-    keeps validation from drawing on them.
+    """A resumed run repeats the interrupted one exactly: every rank's random generators
+    are saved in checkpoints and restored on resume, and validation does not draw on them.
 
     mmengine re-seeds from ``randomness.seed`` when it resumes, so augmentations
     and random ops after a resume differ from those of an uninterrupted run. This
@@ -101,9 +102,9 @@ class RandomStateHook(Hook):
                                       or [capture_random_state(self._generators(runner))])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # mmengine has no public flag telling a resume from a plain load.
+        # a resume, not a plain load_from: the run's config says which
         states = checkpoint.get('random_state') or []
-        if not getattr(runner, '_resume', False) or not states:
+        if not runner.cfg.get('resume', False) or not states:
             return
         rank = get_rank()
         if len(states) != get_world_size():

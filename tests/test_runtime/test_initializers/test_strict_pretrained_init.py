@@ -5,7 +5,7 @@ from mmdet.registry import MODELS as DET_MODELS
 from mmpretrain.registry import MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
-import cgh_mm.utils  # noqa: F401  (registers StrictPretrained)
+import cgh_mm.runtime  # noqa: F401  (registers StrictPretrained)
 from tests.helpers import raises_stating, randomize_norms_
 
 

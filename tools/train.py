@@ -9,12 +9,6 @@ import socket
 import time
 from typing import Optional
 
-from launch import (  # tools/launch.py
-    apply_launch_args,
-    destroy_distributed,
-    parse_launch_args,
-    prepare_cpu_distributed,
-)
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 from mmengine.runner import Runner
@@ -26,6 +20,12 @@ from cgh_mm.runtime import (
     find_resume_checkpoint,
     list_checkpoints,
     load_checkpoint_safely,
+)
+from cgh_mm.runtime.launch import (
+    apply_launch_args,
+    destroy_distributed,
+    parse_launch_args,
+    prepare_cpu_distributed,
 )
 from cgh_mm.runtime.resume_config import resume_mismatch, resume_refusal
 

@@ -126,7 +126,6 @@ def slow_fsync(fd):
 
 os.fsync = slow_fsync
 sys.argv = {train_command(work_dir)[1:]!r}
-sys.path[0] = os.path.dirname(sys.argv[0])  # as `python tools/train.py`
 runpy.run_path(sys.argv[0], run_name='__main__')
 ''')
     start_and_kill_when(work_dir, marker.exists, command=[sys.executable, str(script)])

@@ -1,5 +1,6 @@
-"""Launch helpers shared by ``tools/train.py`` and ``tools/test.py`` (imported as ``launch``:
-a script's own folder is the first entry of ``sys.path``)."""
+"""What ``tools/train.py`` and ``tools/test.py`` do around a Runner: the launcher and work
+dir arguments, ``--cfg-options`` values that mmengine would change, distributed runs on
+machines without a GPU, and the process group's end."""
 import argparse
 import gc
 import os

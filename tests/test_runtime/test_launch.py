@@ -1,4 +1,4 @@
-"""tools/launch.py: what tools/train.py and tools/test.py do around a Runner."""
+"""cgh_mm/runtime/launch.py: what tools/train.py and tools/test.py do around a Runner."""
 import os
 
 import pytest
@@ -6,13 +6,12 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from tools.launch import destroy_distributed, find_sync_bn, prepare_cpu_distributed
-
-from .dist_helpers import TINY_CONFIG
+from cgh_mm.runtime.launch import destroy_distributed, find_sync_bn, prepare_cpu_distributed
+from tests.helpers import SYNTHETIC_CONFIG
 
 
 def test_sync_bn_on_cpu_is_refused_with_the_fix(monkeypatch):
-    cfg = Config.fromfile(str(TINY_CONFIG))
+    cfg = Config.fromfile(SYNTHETIC_CONFIG)
     cfg.model.backbone.norm_cfg = dict(type='SyncBN', requires_grad=True)
     assert find_sync_bn(cfg) == ['model.backbone.norm_cfg.type']
     for key, value in dict(RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',

@@ -69,7 +69,7 @@ def test_importing_cgh_mm_leaves_torch_and_matplotlib_as_they_were():
             '    globals_ = set(map(repr, torch.serialization.get_safe_globals()))\n'
             '    return globals_, matplotlib.get_backend()\n'
             'before = state()\n'
-            'import cgh_mm, cgh_mm.evaluation, cgh_mm.runtime\n'
+            'import cgh_mm, cgh_mm.evaluation, cgh_mm.runtime, cgh_mm.visualization\n'
             'after = state()\n'
             'print(before == after, after[1])\n')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

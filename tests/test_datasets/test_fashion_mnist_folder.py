@@ -1,14 +1,16 @@
+"""cgh_mm/datasets/fashion_mnist_folder.py and its command,
+tools/dataset_converters/fashion_mnist_to_folder.py."""
 import gzip
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-                            'tools', 'dataset_converters'))
-import fashion_mnist_to_folder as fm  # noqa: E402
+import cgh_mm.datasets.fashion_mnist_folder as fm
+from tests.helpers import TOOLS, run_tool
+
+TOOL = osp.join(TOOLS, 'dataset_converters', 'fashion_mnist_to_folder.py')
 
 
 def _write_idx(path, array):
@@ -55,3 +57,10 @@ def test_truncated_file_is_refused(idx_dir, tmp_path):
             d.to_bytes(4, 'big') for d in (2, 28, 28)) + b'\0' * 10)
     with pytest.raises(ValueError, match='truncated'):
         fm.read_idx(path)
+
+
+def test_the_command_converts_and_says_how_many(idx_dir, tmp_path):
+    dst = tmp_path / 'fm'
+    out = run_tool(TOOL, idx_dir, dst)
+    assert out.strip() == f'{dst}: train 6 images, test 3 images'
+    assert (dst / 'meta' / 'train.txt').read_text().count('\n') == 6

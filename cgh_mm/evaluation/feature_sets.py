@@ -1,6 +1,6 @@
-"""Pooled backbone features of a fit (memory) set and a query set, for the feature
-evaluation tools (``knn_eval.py``, ``cluster_eval.py``, which import it as ``feature_sets``:
-a script's own folder is the first entry of ``sys.path``)."""
+"""Pooled backbone features of a fit (memory) set and a query set, and the command-line
+arguments that choose them, for the feature evaluation tools (``tools/analysis/knn_eval.py``,
+``tools/analysis/cluster_eval.py``)."""
 import argparse
 import copy
 import io
@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config, DictAction
 from torch import Tensor
 
-from cgh_mm.evaluation import extract_features
-from cgh_mm.runtime import load_backbone_weights, load_checkpoint_safely, write_file_atomically
+from ..runtime import load_backbone_weights, load_checkpoint_safely, write_file_atomically
+from .features import extract_features
 
 FEATURE_KEYS = ('train_features', 'train_labels', 'test_features', 'test_labels')
 

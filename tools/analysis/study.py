@@ -48,6 +48,8 @@ GRID = {
         'same': FOLDER + 'cgh-same_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
         'cross': DEMO,
         'cross-l234': FOLDER + 'cgh-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
+        'infonce-l234': FOLDER + 'cgh-infonce-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
+        'same-l234': FOLDER + 'cgh-same-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
     },
     '3x': {
         'cross': FOLDER + 'cgh_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py',
@@ -483,7 +485,8 @@ def mean_std(values: List[float]) -> str:
 
 
 ORDER = {m: i for i, m in enumerate(
-    ['raw-pixels', 'random-init', 'mocov2', 'infonce', 'global', 'same', 'cross', 'cross-l234'])}
+    ['raw-pixels', 'random-init', 'mocov2', 'infonce', 'global', 'same', 'cross',
+     'infonce-l234', 'same-l234', 'cross-l234'])}
 
 
 def group_runs(results: List[Dict[str, object]]) -> Dict[tuple, List[dict]]:

@@ -22,6 +22,8 @@ GRID = {
         'same': FOLDER + 'cgh-same_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
         'cross': DEMO,
         'cross-l234': FOLDER + 'cgh-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
+        'infonce-l234': FOLDER + 'cgh-infonce-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
+        'same-l234': FOLDER + 'cgh-same-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py',
     },
     '3x': {
         'cross': FOLDER + 'cgh_resnet18-narrow_1xb64-coslr-18e_fashion-mnist.py',

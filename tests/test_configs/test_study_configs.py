@@ -10,6 +10,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FOLDER = 'configs/fashion_mnist/'
 DEMO = FOLDER + 'cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
 MOCO = FOLDER + 'mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
+L234 = FOLDER + 'cgh-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
 
 
 def load(name):
@@ -40,6 +41,10 @@ LAYER234 = {'model.backbone.out_indices', 'model.hypercolumn_neck.stage_indices'
 @pytest.mark.parametrize('name, base, expected', [
     ('cgh-same_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO, {'model.head.teaching'}),
     ('cgh-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO, LAYER234),
+    ('cgh-infonce-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', L234,
+     {'model.head.alpha', 'custom_hooks'}),
+    ('cgh-same-l234_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', L234,
+     {'model.head.teaching'}),
     ('cgh-global_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO, GLOBAL),
     ('cgh-infonce_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py', DEMO,
      {'model.head.alpha', 'custom_hooks'}),
@@ -54,7 +59,7 @@ def test_study_config_differs_from_its_peer_only_as_declared(name, base, expecte
         assert cfg['train_cfg']['max_epochs'] == 3 * peer['train_cfg']['max_epochs'] == 18
         warmup, cosine = cfg['param_scheduler']
         assert (warmup['end'], cosine['begin'], cosine['end'], cosine['T_max']) == (1, 1, 18, 17)
-    if 'cgh-infonce_' in name:
+    if 'cgh-infonce' in name:
         assert cfg['custom_hooks'] == [dict(type='CGHHealthHook')]  # no alpha warm-up
     if expected == LAYER234:  # layer2 (8 x 8), layer3 (4 x 4), layer4 (2 x 2) at 32 px
         model = MODELS.build(cfg['model'])

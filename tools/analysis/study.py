@@ -340,7 +340,8 @@ def run_grid(args: argparse.Namespace) -> None:
 
 
 ORDER = {m: i for i, m in enumerate(
-    ['raw-pixels', 'random-init', 'mocov2', 'infonce', 'global', 'same', 'cross', 'cross-l234'])}
+    ['raw-pixels', 'random-init', 'mocov2', 'infonce', 'global', 'same', 'cross',
+     'infonce-l234', 'same-l234', 'cross-l234'])}
 
 
 def group_runs(results: List[Dict[str, object]]) -> Dict[tuple, List[dict]]:

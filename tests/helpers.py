@@ -1,8 +1,10 @@
-"""What tests share: the one tiny CGH, its checkpoints and runs, tools run in-process,
-errors checked for the facts they state, kernel counts and host syncs of a step."""
+"""What tests share: the one tiny CGH, its checkpoints and runs, scalar logs of runs, tools
+run in-process, errors checked for the facts they state, kernel counts and host syncs of a
+step."""
 import contextlib
 import importlib.util
 import io
+import json
 import os.path as osp
 import runpy
 import sys
@@ -22,8 +24,9 @@ from mmpretrain.registry import MODELS
 from torch._subclasses.fake_tensor import FakeTensor
 from torch.utils._python_dispatch import TorchDispatchMode
 
-SYNTHETIC_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'cgh',
-                            'cgh_resnet18_1xb16-2e_synthetic.py')
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOLS = osp.join(REPO, 'tools')
+SYNTHETIC_CONFIG = osp.join(REPO, 'configs', 'cgh', 'cgh_resnet18_1xb16-2e_synthetic.py')
 
 
 def tiny_cgh_cfg(depth: int = 18, base_channels: int = 64, queue_len: int = 64,
@@ -71,6 +74,57 @@ def tiny_runner_cfg(work_dir, max_epochs: int) -> Config:
     cfg.default_hooks.logger.interval = 1
     cfg.log_level = 'WARNING'
     return cfg
+
+
+def write_scalars(work_dir) -> str:
+    """A CGH run's ``<work_dir>/20260101_000000/vis_data/scalars.json``: 5 train records
+    (loss terms, ``alpha`` 0 to 1, every ``health/*`` key) and 2 kNN records; its path."""
+    from cgh_mm.visualization.training_curves import HEALTH_PANELS
+
+    vis = work_dir / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    health = [key for keys in HEALTH_PANELS.values() for key, _ in keys]
+    records = [dict(lr=0.1, loss_nce=5.0 - i, loss_hyper=0.1 * i, loss_global=0.2 * i,
+                    alpha=i / 4, step=i + 1, **{k: 0.5 + 0.1 * i for k in health})
+               for i in range(5)]
+    records.insert(3, {'knn/top1': 40.0, 'step': 1})
+    records.append({'knn/top1': 55.5, 'step': 2})
+    path = vis / 'scalars.json'
+    path.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+    return str(path)
+
+
+def write_run_part(work_dir, stamp, train_steps, val_after=(), resumed_from=None, tail=''):
+    """One start of a run: ``<stamp>/vis_data/scalars.json`` with a train record per step
+    (2 iterations per epoch) and a kNN record after each step in ``val_after``, and the
+    start's log, with mmengine's line if it resumed."""
+    vis = work_dir / stamp / 'vis_data'
+    vis.mkdir(parents=True)
+    lines = []
+    for step in train_steps:
+        lines.append(json.dumps(dict(lr=0.1, loss_nce=1.0 / step, alpha=1.0, step=step)))
+        if step in val_after:
+            lines.append(json.dumps({'knn/top1': 10.0 * step, 'step': step // 2}))
+    (vis / 'scalars.json').write_text('\n'.join(lines) + '\n' + tail)
+    log = '2026/01/01 00:00:00 - mmengine - INFO - Checkpoints will be saved to ...\n'
+    if resumed_from is not None:
+        log += (f'2026/01/01 00:00:01 - mmengine - INFO - resumed epoch: {resumed_from // 2}, '
+                f'iter: {resumed_from}\n')
+    (work_dir / stamp / f'{stamp}.log').write_text(log)
+
+
+def write_resumed_run(work_dir):
+    """Killed at iteration 7 (mid-write), resumed from the epoch-2 checkpoint (iteration 4),
+    then finished at 10; then a test run in the same work dir. The killed part logged
+    epoch 3's kNN, which the resumed part computed again."""
+    write_run_part(work_dir, '20260101_000000', range(1, 8), val_after=(2, 4, 6),
+                   tail='{"lr": 0.1, "loss_nce": 0.1')
+    write_run_part(work_dir, '20260101_010000', range(5, 11), val_after=(6, 8, 10),
+                   resumed_from=4)
+    test = work_dir / '20260101_020000' / 'vis_data'
+    test.mkdir(parents=True)
+    (test / 'scalars.json').write_text(json.dumps({'knn/top1': 99.0, 'step': 0}) + '\n')
+    return work_dir
 
 
 @torch.no_grad()
@@ -123,34 +177,23 @@ def raises_stating(error, *facts):
     assert not missing, f'the {type(info.value).__name__} does not state {missing}: {message}'
 
 
-@contextlib.contextmanager
-def script_folder_on_path(script: str):
-    """``sys.path`` as ``python script`` starts with it: the script's folder first, so that
-    the tools' own modules (``tools/launch.py``, ...) import as they do from the shell."""
-    sys.path.insert(0, osp.dirname(osp.abspath(str(script))))
-    try:
-        yield
-    finally:
-        sys.path.pop(0)
-
-
 def load_tool(script: str, name: Optional[str] = None) -> ModuleType:
-    """A tool script imported as module ``name`` (default: its file name; its ``main``
-    not run)."""
+    """A tool script loaded from its file as module ``name`` (default: its file name),
+    ``sys.path`` untouched; its ``main`` not run."""
     name = name or osp.splitext(osp.basename(str(script)))[0]
     spec = importlib.util.spec_from_file_location(name, script)
     module = importlib.util.module_from_spec(spec)
-    with script_folder_on_path(script):
-        spec.loader.exec_module(module)
+    spec.loader.exec_module(module)
     return module
 
 
 def run_tool(script: str, *args) -> str:
-    """Run a tool's command line in this process (no interpreter start-up); its output."""
+    """Run a tool's command line in this process (no interpreter start-up), ``sys.path``
+    untouched; its output."""
     argv, sys.argv = sys.argv, [script, *map(str, args)]
     stdout = io.StringIO()
     try:
-        with contextlib.redirect_stdout(stdout), script_folder_on_path(script):
+        with contextlib.redirect_stdout(stdout):
             runpy.run_path(str(script), run_name='__main__')
     finally:
         sys.argv = argv

@@ -56,6 +56,6 @@ def test_downstream_configs_load_without_mmpretrain_or_scipy(tmp_path):
               torch.equal(target.weight, source.weight))
         ''')
     lines = out.splitlines()  # StrictPretrained logs a line in between
-    assert lines[0].split() == ['False', 'False', "['cgh_mm.utils']"]
+    assert lines[0].split() == ['False', 'False', "['cgh_mm.runtime']"]
     assert lines[-1].split() == [
         'CheckpointGlobalsHook', 'ResumableEpochBasedTrainLoop', 'StrictPretrainedInit', 'True']

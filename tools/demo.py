@@ -20,17 +20,24 @@ import time
 from types import SimpleNamespace
 
 import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import cgh_mm.datasets.fashion_mnist_folder as fm
+from cgh_mm.evaluation import extract_features, weighted_knn_accuracy
+from cgh_mm.evaluation.study import (
+    GRID,
+    RESULTS_FILE,
+    ResultsFileError,
+    final_loaders,
+    mean_std,
+    recorded_runs,
+)
+from cgh_mm.runtime.scalar_logs import find_scalars_file
+from cgh_mm.visualization import plot_health, plot_knn_accuracy, plot_loss_terms
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-
-import fashion_mnist_to_folder as fm  # noqa: E402
-import study  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
+STUDY_RESULTS = osp.join(ROOT, RESULTS_FILE)
 CONFIGS = dict(
     CGH=osp.join(ROOT, 'configs', 'fashion_mnist',
                  'cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'),
@@ -40,7 +47,6 @@ CONFIGS = dict(
 
 def knn_top1(model, memory_loader, query_loader) -> float:
     """Weighted kNN top-1 (percent) of ``model.backbone`` on the final protocol."""
-    from cgh_mm.evaluation import extract_features, weighted_knn_accuracy
     memory = extract_features(model, memory_loader, progress=True)
     query = extract_features(model, query_loader, progress=True)
     return weighted_knn_accuracy(*memory, *query, num_classes=10, ks=(20, ),
@@ -87,7 +93,7 @@ def main() -> None:
         runners[name] = Runner.from_cfg(cfg)
     cgh = runners['CGH']
     # The final protocol: a larger memory bank and all test images, test pipeline.
-    memory_loader, query_loader = study.final_loaders(cgh.cfg, args.memory_size)
+    memory_loader, query_loader = final_loaders(cgh.cfg, args.memory_size)
     n_memory, n_query = len(memory_loader.dataset), len(query_loader.dataset)
 
     cgh.model.init_weights()  # training starts from exactly the weights measured here
@@ -105,18 +111,17 @@ def main() -> None:
         print(f'kNN of the pretrained {name} backbone ...')
         results[name] = knn_top1(runner.model, memory_loader, query_loader)
 
-    import training_curves as vis  # tools/analysis/
-    scalars = {name: vis.find_scalars_file(r.work_dir) for name, r in runners.items()}
+    scalars = {name: find_scalars_file(r.work_dir) for name, r in runners.items()}
     plots = [osp.join(args.work_dir, f'{n}.png') for n in ('knn_accuracy', 'cgh_health',
                                                            'cgh_loss_terms')]
-    vis.plot_knn_accuracy(
+    plot_knn_accuracy(
         {f'{name} (online monitor: {len(r.val_loop.memory_dataloader.dataset)} train / '
          f'{len(r.val_loop.dataloader.dataset)} test images)': scalars[name]
          for name, r in runners.items()}, plots[0],
         baselines={f'{k} ({n_memory} train / {n_query} test images)': results[k]
                    for k in ('random init', 'raw pixels')})
-    vis.plot_health(scalars['CGH'], plots[1])
-    vis.plot_loss_terms(scalars['CGH'], plots[2])
+    plot_health(scalars['CGH'], plots[1])
+    plot_loss_terms(scalars['CGH'], plots[2])
 
     hub = cgh.message_hub
     wall = time.time() - start
@@ -131,17 +136,17 @@ def main() -> None:
     # recorded: each run once, only runs evaluated as this one was.
     protocol = dict(memory_size=n_memory, query_size=n_query, knn_k=20, knn_temperature=0.07)
     try:
-        recorded = [r for r in study.recorded_runs(study.RESULTS)[0]
+        recorded = [r for r in recorded_runs(STUDY_RESULTS)[0]
                     if r['budget'] == 'demo' and all(r[k] == v for k, v in protocol.items())
-                    and study.GRID['demo'].get(r['method']) == r['config']]
-    except study.ResultsFileError as err:  # this run's numbers are still printed
+                    and GRID['demo'].get(r['method']) == r['config']]
+    except ResultsFileError as err:  # this run's numbers are still printed
         print(f'  (no comparison with the study: {err})')
         recorded = []
-    print(f'    {"":<13}{"this run":>8}   study ({osp.relpath(study.RESULTS, ROOT)})')
+    print(f'    {"":<13}{"this run":>8}   study ({RESULTS_FILE})')
     for name, method in (('raw pixels', 'raw-pixels'), ('random init', 'random-init'),
                          ('MoCo', 'mocov2'), ('CGH', 'cross')):
         knn = [r['knn_top1'] for r in recorded if r['method'] == method]
-        spread = (f'{study.mean_std(knn)} % over {len(knn)} seeds' if knn else
+        spread = (f'{mean_std(knn)} % over {len(knn)} seeds' if knn else
                   'not run yet (make study)')
         print(f'    {name.replace("MoCo", "MoCo v2"):<13}{results[name]:6.2f} %   {spread}')
     print('  CGH at the end   ' + ', '.join(

@@ -6,17 +6,17 @@ downstream config, e.g. a linear probe); a pretraining config has none.
 import argparse
 
 import mmengine
-from launch import (  # tools/launch.py
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.runner import Runner
+
+from cgh_mm.runtime import check_checkpoint_file
+from cgh_mm.runtime.launch import (
     apply_launch_args,
     destroy_distributed,
     parse_launch_args,
     prepare_cpu_distributed,
 )
-from mmengine.config import Config, DictAction
-from mmengine.evaluator import DumpResults
-from mmengine.runner import Runner
-
-from cgh_mm.utils import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:

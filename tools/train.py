@@ -9,17 +9,11 @@ import socket
 import time
 from typing import Optional
 
-from launch import (  # tools/launch.py
-    apply_launch_args,
-    destroy_distributed,
-    parse_launch_args,
-    prepare_cpu_distributed,
-)
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 from mmengine.runner import Runner
 
-from cgh_mm.utils import (
+from cgh_mm.runtime import (
     check_checkpoint_file,
     check_checkpoint_paths,
     checkpoint_folder,
@@ -27,7 +21,13 @@ from cgh_mm.utils import (
     list_checkpoints,
     load_checkpoint_safely,
 )
-from cgh_mm.utils.resume_config import resume_mismatch, resume_refusal
+from cgh_mm.runtime.launch import (
+    apply_launch_args,
+    destroy_distributed,
+    parse_launch_args,
+    prepare_cpu_distributed,
+)
+from cgh_mm.runtime.resume_config import resume_mismatch, resume_refusal
 
 
 def parse_args() -> argparse.Namespace:

@@ -9,7 +9,9 @@ from mmpretrain.registry import DATASETS
 
 @DATASETS.register_module()
 class CustomDatasetChecked(CustomDataset):
-    """mmpretrain's :class:`CustomDataset` that says which files its ``extensions`` filter
+    """The images that a folder dataset's ``extensions`` skip are reported, not lost silently.
+
+    mmpretrain's :class:`CustomDataset` that says which files its ``extensions`` filter
     left out of a scanned folder: a warning with their count per extension (e.g. ``.webp``
     images, not in the default list), and, when no file is left, an error naming them.
     Takes the arguments of ``CustomDataset``."""

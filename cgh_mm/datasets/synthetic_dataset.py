@@ -7,7 +7,9 @@ from mmpretrain.registry import DATASETS
 
 @DATASETS.register_module()
 class SyntheticImageDataset(BaseDataset):
-    """Generated RGB images with a class structure, held in memory: class ``c`` draws
+    """Training, tests and benchmarks with no dataset on disk.
+
+    Generated RGB images with a class structure, held in memory: class ``c`` draws
     blobs of a colour and at places that depend on ``c`` over noise, so a learnt
     representation separates the classes and a random one poorly. For tests, benchmarks
     and demos with no dataset on disk; the images depend only on ``seed``.

@@ -1,5 +1,5 @@
 """Pooled backbone features of a labelled dataloader, for the kNN monitor
-(``KNNValLoop``) and the feature evaluation tools (``tools/analysis/feature_sets.py``)."""
+(``KNNValLoop``) and the feature evaluation tools (:mod:`.feature_sets`)."""
 from typing import Iterable, Tuple
 
 import torch

@@ -3,7 +3,7 @@
 default_scope = 'mmpretrain'
 custom_imports = dict(
     imports=['cgh_mm.datasets', 'cgh_mm.engine', 'cgh_mm.evaluation', 'cgh_mm.models',
-             'cgh_mm.utils'],
+             'cgh_mm.runtime'],
     allow_failed_imports=False)
 
 default_hooks = dict(

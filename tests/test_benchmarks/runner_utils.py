@@ -15,8 +15,9 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from PIL import Image
 
-from tests.helpers import build_cgh, save_cgh_checkpoint
-from tools.model_converters.cgh2backbone import convert
+from tests.helpers import TOOLS, build_cgh, load_tool, save_cgh_checkpoint
+
+convert = load_tool(osp.join(TOOLS, 'model_converters', 'cgh2backbone.py')).convert
 
 
 def write_backbone_file(tmp_dir, depth: int = 50) -> Tuple[str, Mapping[str, torch.Tensor]]:

@@ -17,8 +17,8 @@ import torch.multiprocessing as mp
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from cgh_mm.runtime.launch import prepare_cpu_distributed
 from tests.helpers import tiny_runner_cfg
-from tools.launch import prepare_cpu_distributed
 
 pytestmark = pytest.mark.slow
 

@@ -71,7 +71,7 @@ def test_resume_repeats_the_device_augmentations(tmp_path, monkeypatch):
     """Two epochs in one go, and one epoch + resume + one epoch, train the same teacher
     and queues: the preprocessor's generator is saved and restored. Without the
     restore (second resume) they differ, so the comparison sees it."""
-    from cgh_mm.engine.hooks import random_state_hook
+    from cgh_mm.runtime.hooks import random_state_hook
 
     reference = Runner.from_cfg(device_aug_cfg(tmp_path / 'reference', max_epochs=2))
     reference.train()

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import torch
 
-from cgh_mm.utils import load_checkpoint_safely
+from cgh_mm.runtime import load_checkpoint_safely
 
 from .dist_helpers import REPO, TINY_CONFIG, free_port, tool_env
 
@@ -41,7 +41,7 @@ def test_dist_train_two_cpu_ranks_share_queues(tmp_path, accumulative_counts, te
     config.write_text(textwrap.dedent(f'''
         _base_ = [{str(TINY_CONFIG)!r}]
         custom_imports = dict(imports=['cgh_mm.datasets', 'cgh_mm.engine', 'cgh_mm.evaluation',
-                                       'cgh_mm.models', 'cgh_mm.utils', 'queue_dump_hook'],
+                                       'cgh_mm.models', 'cgh_mm.runtime', 'queue_dump_hook'],
                               allow_failed_imports=False)
         # 3 epochs of 3 iterations outlast a refill of the 64 slots (8 iterations)
         custom_hooks = [dict(type='WarmupParamHook', param_name='alpha', module_name='head',

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from cgh_mm.evaluation import weighted_knn_accuracy
+from cgh_mm.evaluation.feature_sets import load_feature_sets
 from tests.helpers import raises_stating, run_tool, save_tiny_cgh_checkpoint
-from tools.analysis.feature_sets import load_feature_sets
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 KNN = osp.join(ROOT, 'tools', 'analysis', 'knn_eval.py')

@@ -15,7 +15,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
-from cgh_mm.utils import load_checkpoint_safely
+from cgh_mm.runtime import load_checkpoint_safely
 from tests.helpers import NARROW_OPTIONS, load_tool, raises_stating, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -126,7 +126,6 @@ def slow_fsync(fd):
 
 os.fsync = slow_fsync
 sys.argv = {train_command(work_dir)[1:]!r}
-sys.path[0] = os.path.dirname(sys.argv[0])  # as `python tools/train.py`
 runpy.run_path(sys.argv[0], run_name='__main__')
 ''')
     start_and_kill_when(work_dir, marker.exists, command=[sys.executable, str(script)])

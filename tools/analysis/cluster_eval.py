@@ -8,13 +8,13 @@ import json
 from typing import Dict, Tuple
 
 import numpy as np
-from feature_sets import add_feature_arguments, feature_sets_from_args  # tools/analysis/
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 from sklearn.cluster import KMeans
 from sklearn.metrics.cluster import contingency_matrix
 
-from cgh_mm.utils import write_file_atomically
+from cgh_mm.evaluation.feature_sets import add_feature_arguments, feature_sets_from_args
+from cgh_mm.runtime import write_file_atomically
 
 
 def _label_pair(labels_true, labels_pred) -> Tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,6 @@ figures check the journey, they measure nothing of a GPU. Without ``--dry-run`` 
 import argparse
 import contextlib
 import copy
-import datetime
 import gc
 import os
 import statistics
@@ -40,7 +39,6 @@ import time
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
-from loader_sizing import memory_in_flight  # tools/analysis/
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
@@ -50,8 +48,9 @@ from mmpretrain.structures import DataSample
 
 import cgh_mm.datasets  # noqa: F401  (the loader's transforms: LoadImageFromFileChecked, ...)
 import cgh_mm.models  # noqa: F401  (CGH, its DDP wrapper, ViewAugmentDataPreprocessor)
-from cgh_mm.models.algorithms.cgh import CGHDistributedDataParallel
-from cgh_mm.models.losses import relation_logits, relation_target
+from cgh_mm.datasets.loader_memory import memory_in_flight
+from cgh_mm.engine.rank_agreement import rank_agreement
+from cgh_mm.models.utils import relation_logits, relation_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPE = os.path.join(ROOT, 'configs', 'cgh', 'cgh_resnet50_8xb32-coslr-200e_in1k.py')
@@ -343,65 +342,6 @@ def amp_errors(model_cfg: dict, batch: int, resolution: int, device: torch.devic
                           if k.startswith('loss')),
             'targets': relative_error(got['target'], expected['target']),
             'plain product': relative_error(got['plain'], expected['target'])}
-
-
-def _rank_steps(rank: int, world_size: int, port: int, steps: int, backend: str,
-                model_cfg: dict, batch: int, resolution: int) -> Optional[Dict[str, float]]:
-    """Rank ``rank``'s part of :func:`rank_agreement`; rank 0 returns the result."""
-    import torch.distributed as dist
-    dist.init_process_group(backend, init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-                            world_size=world_size, timeout=datetime.timedelta(minutes=5))
-    device = torch.device(f'cuda:{rank}' if backend == 'nccl' else 'cpu')
-    if backend == 'nccl':
-        torch.cuda.set_device(rank)
-    init_default_scope('mmpretrain')
-    torch.manual_seed(0)  # one seed for the model on every rank, as mmengine's Runner does
-    model = MODELS.build(model_cfg).to(device).train()
-    ddp = CGHDistributedDataParallel(module=model,
-                                     device_ids=[rank] if backend == 'nccl' else None,
-                                     broadcast_buffers=False)
-    optim_wrapper = optim_wrapper_for(model, device)
-    generator = torch.Generator().manual_seed(1 + rank)  # different data per rank
-    for _ in range(steps):
-        ddp.train_step(dict(inputs=loader_views(batch, resolution, 2, device, generator),
-                            data_samples=[DataSample() for _ in range(batch)]), optim_wrapper)
-    state = model.state_dict()  # writes the last step's keys
-    mine = torch.cat([state['global_queue'].float().flatten(),
-                      state['hypercolumn_queue'].float().flatten(),
-                      state['queue_ptr'].float(),
-                      *[p.flatten() for p in model.teacher.module.parameters()]])
-    gathered = [torch.empty_like(mine) for _ in range(world_size)]
-    dist.all_gather(gathered, mine)
-    result = dict(ptr=int(state['queue_ptr']),
-                  max_diff=max((g - mine).abs().max().item() for g in gathered))
-    dist.destroy_process_group()
-    return result if rank == 0 else None
-
-
-def _spawned_rank(index: int, *args) -> None:
-    _rank_steps(index + 1, *args)  # ranks 1, 2, ...
-
-
-def rank_agreement(world_size: int, model_cfg: dict, batch: int, resolution: int,
-                   steps: int = 3, backend: str = 'nccl') -> Dict[str, float]:
-    """After ``steps`` DDP train steps of CGH (``CGHDistributedDataParallel``) on
-    ``world_size`` processes, each on its own uint8 views: ``ptr`` (rank 0's queue pointer)
-    and ``max_diff``, the largest difference of the queues, pointer and teacher of any
-    rank from rank 0's (0: equal). Rank 0 is this process (its GPU 0, whose CUDA cache the
-    sections before have emptied); the others are spawned."""
-    import socket
-
-    import torch.multiprocessing as mp
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    args = (world_size, port, steps, backend, model_cfg, batch, resolution)
-    others = mp.start_processes(_spawned_rank, args=args, nprocs=world_size - 1,
-                                start_method='spawn', join=False)
-    result = _rank_steps(0, *args)
-    while not others.join():  # raises with the traceback of a rank that failed
-        pass
-    return result
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

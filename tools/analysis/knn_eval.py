@@ -6,15 +6,14 @@ set and its ``model.backbone`` the backbone of CHECKPOINT; see ``--help``.
 import argparse
 import json
 
-from feature_sets import (  # tools/analysis/
+from cgh_mm.evaluation import weighted_knn_accuracy
+from cgh_mm.evaluation.feature_sets import (
     add_feature_arguments,
     checked_device,
     device_name,
     feature_sets_from_args,
 )
-
-from cgh_mm.evaluation import weighted_knn_accuracy
-from cgh_mm.utils import write_file_atomically
+from cgh_mm.runtime import write_file_atomically
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from PIL import Image
 from sklearn.datasets import load_sample_images
 
 import cgh_mm.datasets  # noqa: F401  (registers the transforms)
+from cgh_mm.datasets.loader_memory import memory_in_flight
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLURM_TRAIN = os.path.join(ROOT, 'tools', 'slurm_train.sh')
@@ -45,27 +46,6 @@ def cpus_per_gpu(num_workers: int) -> int:
     """CPUs one GPU's training process keeps busy: its loader workers, itself (the
     Python loop that launches the GPU's work) and, with workers, its pin-memory thread."""
     return num_workers + 1 + (num_workers > 0)
-
-
-def pinned_bytes(nbytes: int) -> int:
-    """What torch's caching pinned-memory allocator takes for a tensor of ``nbytes``: the
-    next power of two (its default; ``pinned_max_round_threshold`` unset)."""
-    return 1 << max(nbytes - 1, 0).bit_length()
-
-
-def memory_in_flight(tensor_bytes: Sequence[int], num_workers: int,
-                     prefetch_factor: Optional[int], pin_memory: bool) -> Dict[str, int]:
-    """Upper bounds, in bytes, of the shared and pinned memory of a train loader whose
-    batches hold tensors of ``tensor_bytes`` (one entry per view)."""
-    batch = sum(tensor_bytes)
-    if num_workers == 0:  # batches made in the training process, one at a time
-        return dict(batch=batch, shared=0, pinned=2 * sum(map(pinned_bytes, tensor_bytes))
-                    if pin_memory else 0)
-    requested = num_workers * (prefetch_factor or 2)  # PyTorch's default prefetch_factor
-    return dict(batch=batch,
-                shared=(requested + (0 if pin_memory else 2)) * batch,
-                pinned=(requested + 2) * sum(map(pinned_bytes, tensor_bytes))
-                if pin_memory else 0)
 
 
 def batch_tensor_bytes(cfg: Config) -> List[int]:

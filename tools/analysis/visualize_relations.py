@@ -23,9 +23,9 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch import Tensor
 from tqdm import tqdm
 
-from cgh_mm.models.losses import relation_logits
-from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
-from cgh_mm.utils.backbone_weights import load_state_dict_strictly, state_dict_of
+from cgh_mm.models.utils import relation_logits
+from cgh_mm.runtime import load_checkpoint_safely, write_file_atomically
+from cgh_mm.runtime.backbone_weights import load_state_dict_strictly, state_dict_of
 
 
 # Agreement of two relation distributions ``(N, K)`` over the same queue slots.

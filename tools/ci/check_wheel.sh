@@ -99,7 +99,7 @@ OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} "$VPY" "$MIM/tools/train.py" \
 "$VPY" - "$TMP/run/work/epoch_1.pth" <<'EOF' || { tail -40 "$TMP/run/train.log"; exit 1; }
 import sys
 
-from cgh_mm.utils import load_checkpoint_safely
+from cgh_mm.runtime import load_checkpoint_safely
 
 meta = load_checkpoint_safely(sys.argv[1])['meta']
 if meta['epoch'] != 1 or meta['iter'] < 1:

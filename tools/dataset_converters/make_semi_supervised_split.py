@@ -10,7 +10,7 @@ from mmpretrain.datasets.custom import find_folders, get_samples
 
 
 def main() -> None:
-    from cgh_mm.utils.checkpoint import write_file_atomically
+    from cgh_mm.runtime.checkpoint import write_file_atomically
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('root', help='train folder, one sub-folder per class')

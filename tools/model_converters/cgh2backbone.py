@@ -17,13 +17,13 @@ from typing import Dict, List, Mapping, Optional
 import torch
 from torch import Tensor
 
-from cgh_mm.utils import (
+from cgh_mm.runtime import (
     describe_state_dict_mismatch,
     read_state_dict,
     strip_prefix,
     write_file_atomically,
 )
-from cgh_mm.utils.backbone_weights import BACKBONE_PREFIXES
+from cgh_mm.runtime.backbone_weights import BACKBONE_PREFIXES
 
 OUTPUT_FORMATS = ('openmmlab', 'torchvision', 'detectron2')
 RESNET_DEPTHS = (18, 34, 50, 101, 152)

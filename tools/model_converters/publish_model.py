@@ -28,7 +28,7 @@ def publish(in_file: str, out_dir: str, stem: Optional[str] = None,
             date: Optional[str] = None) -> str:
     """Write the stripped checkpoint of ``in_file`` into ``out_dir``; return its path.
     ``stem`` defaults to the folder name of ``in_file``, ``date`` to today (UTC)."""
-    from cgh_mm.utils.checkpoint import load_checkpoint_safely, write_file_atomically
+    from cgh_mm.runtime.checkpoint import load_checkpoint_safely, write_file_atomically
 
     date = date or datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d')
     try:

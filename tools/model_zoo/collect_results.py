@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import yaml
 from mmengine.config import Config
 
-from cgh_mm.utils import load_checkpoint_safely, write_file_atomically
+from cgh_mm.runtime import load_checkpoint_safely, write_file_atomically
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -10,11 +10,13 @@ class UnreadableImageError(OSError):
 
 @TRANSFORMS.register_module()
 class LoadImageFromFileChecked(LoadImageFromFile):
-    """mmcv's ``LoadImageFromFile`` whose failure names the file, the problem and the fix
-    (an :class:`UnreadableImageError`). mmcv's own failure is the backend's or the
-    decoder's error (an empty file's does not name the file) or an assertion, "failed to
-    load image", which ``python -O`` turns into an ``AttributeError`` on None. With
-    ``ignore_empty=True`` mmcv skips (returns None for) what its decoder refuses."""
+    """An unreadable image stops the run with an error naming the file, problem and fix.
+
+    mmcv's ``LoadImageFromFile`` whose failure is an :class:`UnreadableImageError`.
+    mmcv's own failure is the backend's or the decoder's error (an empty file's does not
+    name the file) or an assertion, "failed to load image", which ``python -O`` turns
+    into an ``AttributeError`` on None. With ``ignore_empty=True`` mmcv skips (returns
+    None for) what its decoder refuses."""
 
     def transform(self, results: dict) -> Optional[dict]:
         try:

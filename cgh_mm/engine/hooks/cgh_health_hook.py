@@ -30,7 +30,8 @@ CROSS_TEACHER = {'hyper': 'global', 'global': 'hypercolumn'}
 
 @HOOKS.register_module()
 class CGHHealthHook(Hook):
-    """Guards a CGH run against settings that silently stop its learning signal.
+    """A CGH run whose settings would silently stop its learning signal is refused or
+    warned about, with the fix.
 
     Before training it refuses a training pipeline whose views do not fit the model
     (:func:`~.view_pairing.view_pairing_problems`: their number, a strong view without
@@ -73,7 +74,7 @@ class CGHHealthHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get('meta', {})
-        if not getattr(runner, '_resume', False) or 'batch_size' not in meta:
+        if not runner.cfg.get('resume', False) or 'batch_size' not in meta:
             return
         saved_batch, saved_world = meta['batch_size'], meta['world_size']
         batch, world = _batch_size(runner.train_dataloader), get_world_size()
@@ -84,10 +85,10 @@ class CGHHealthHook(Hook):
                 f'{saved_global // world}), or ' if saved_global % world == 0 else '')
         raise ValueError(
             '--resume: the checkpoint '
-            f'({runner._load_from or f"the latest of {runner.work_dir}"}) was written with a '
-            f'global batch of {saved_global} ({_split(saved_world, saved_batch)}), this run has '
-            f'{batch * world} ({_split(world, batch)}). Its iteration count, position in the '
-            'epoch, learning-rate and warm-up schedules (counted in iterations) and queue '
+            f'({runner.cfg.get("load_from") or f"the latest of {runner.work_dir}"}) was written '
+            f'with a global batch of {saved_global} ({_split(saved_world, saved_batch)}), this '
+            f'run has {batch * world} ({_split(world, batch)}). Its iteration count, position '
+            'in the epoch, learning-rate and warm-up schedules (counted in iterations) and queue '
             f'pointer all assume {saved_global} images per iteration: the resumed run would '
             'skip or repeat data and write the queues out of step. Resume with the same global '
             f'batch of {saved_global}: {same}{_split(saved_world, saved_batch)} as before; or '

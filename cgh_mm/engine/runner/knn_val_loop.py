@@ -29,7 +29,8 @@ def gather_features(features: torch.Tensor, labels: torch.Tensor,
 
 @LOOPS.register_module()
 class KNNValLoop(ValLoop):
-    """Validation by weighted kNN on pooled backbone features (online monitor).
+    """Shows during pretraining whether the features improve: weighted kNN top-1 of
+    pooled backbone features at every validation (an online monitor).
 
     Every validation extracts L2-normalised, pooled last-stage backbone features
     of a labelled memory set (``memory_dataloader``, e.g. a train subset with the

@@ -10,10 +10,12 @@ from ..functional import weighted_knn_accuracy
 
 @METRICS.register_module()
 class WeightedKNNAccuracy(BaseMetric):
-    """``knn/top1`` (percent): weighted kNN (DINO: ``k=20``, ``temperature=0.07``) of the
-    processed samples (dicts of ``'feature'`` ``(D,)`` and ``'gt_label'``) against the
-    memory bank of :meth:`set_memory_bank` (``KNNValLoop`` sets it). ``num_classes``
-    defaults to ``len(dataset_meta['classes'])``, else the largest label + 1."""
+    """The online kNN monitor's accuracy: ``knn/top1`` in percent.
+
+    Weighted kNN (DINO: ``k=20``, ``temperature=0.07``) of the processed samples (dicts
+    of ``'feature'`` ``(D,)`` and ``'gt_label'``) against the memory bank of
+    :meth:`set_memory_bank` (``KNNValLoop`` sets it). ``num_classes`` defaults to
+    ``len(dataset_meta['classes'])``, else the largest label + 1."""
 
     default_prefix = 'knn'
 

@@ -31,7 +31,8 @@ QUEUE_DTYPES = ('float32', 'float16', 'bfloat16')
 
 @MODELS.register_module()
 class CGH(BaseSelfSupervisor):
-    """CGH self-supervised pre-training.
+    """Pretrains a backbone with CGH: cross-context relations between global and
+    hypercolumn features (Gao, Feng & Patras, WACV 2024).
 
     Args:
         backbone: backbone config; its ``out_indices`` must return every stage
@@ -210,7 +211,7 @@ class CGH(BaseSelfSupervisor):
         self._teacher_moves = optim_wrapper.should_update()
         with optim_wrapper.optim_context(runner_model):
             data = _eager(self.data_preprocessor, data, True)
-            losses = runner_model._run_forward(data, mode='loss')
+            losses = runner_model(**data, mode='loss')
         parsed_losses, log_vars = self.parse_losses(losses)
         _eager(optim_wrapper.update_params, parsed_losses)
         self._teacher_moves = True  # a direct call of loss() moves the teacher
@@ -315,9 +316,10 @@ def _after_loading(module: CGH, incompatible_keys) -> None:
 
 @MODEL_WRAPPERS.register_module()
 class CGHDistributedDataParallel(MMDistributedDataParallel):
-    """mmengine's DDP wrapper with :meth:`CGH.train_step` as its ``train_step``. The CGH
-    configs select it: ``model_wrapper_cfg=dict(type='mmpretrain.CGHDistributedDataParallel',
-    ...)``; any other model trains as under ``MMDistributedDataParallel``."""
+    """Trains CGH on several GPUs as on one: mmengine's DDP wrapper with
+    :meth:`CGH.train_step` as its ``train_step``. The CGH configs select it:
+    ``model_wrapper_cfg=dict(type='mmpretrain.CGHDistributedDataParallel', ...)``; any
+    other model trains as under ``MMDistributedDataParallel``."""
 
     @torch.compiler.disable(recursive=False)
     def train_step(self, data: Union[dict, tuple, list],

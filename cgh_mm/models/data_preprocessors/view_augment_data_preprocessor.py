@@ -252,8 +252,8 @@ def build_batch_augment(cfg: dict, input_is_bgr: bool = True):
 
 @MODELS.register_module()
 class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
-    """``SelfSupDataPreprocessor`` that also runs the colour part of each view's
-    pipeline, batched, on the device the batch lives on.
+    """Frees the loader's CPUs: the colour part of each view's pipeline runs batched on
+    the device the batch lives on (a ``SelfSupDataPreprocessor`` that augments).
 
     The CPU workers only decode, crop and flip, and hand over uint8 views; here each
     view gets its own augmentations, per sample with their own random parameters
@@ -298,6 +298,9 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
         super().__init__(mean=mean, std=std, to_rgb=to_rgb, bgr_to_rgb=bgr_to_rgb,
                          rgb_to_bgr=rgb_to_bgr, non_blocking=non_blocking)
         self.input_is_bgr = not rgb_to_bgr
+        # what the base class does, from its arguments (it keeps them as private attributes)
+        self.swap_channels = bool(to_rgb or bgr_to_rgb or rgb_to_bgr)
+        self.normalize = mean is not None
         self.view_pipelines = [[build_batch_augment(cfg, self.input_is_bgr) for cfg in view]
                                for view in view_pipelines]
         self.generator = torch.Generator()
@@ -365,10 +368,10 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
         as ``SelfSupDataPreprocessor`` does."""
         if pipeline:
             images = self._augmented_rgb(view, pipeline, encoded)
-            if self.input_is_bgr != self._channel_conversion:  # the output is in BGR
+            if self.input_is_bgr != self.swap_channels:  # the output is in BGR
                 images = images.flip(1)
         else:
-            images = (view.flip(1) if self._channel_conversion else view).float()
-        if self._enable_normalize:
+            images = (view.flip(1) if self.swap_channels else view).float()
+        if self.normalize:
             images = (images - self.mean) / self.std
         return images

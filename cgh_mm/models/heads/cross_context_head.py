@@ -8,7 +8,7 @@ from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..losses import entropy_fraction, mean_pairwise_cosine, relation_logits, relation_target
+from ..utils import entropy_fraction, mean_pairwise_cosine, relation_logits, relation_target
 
 TEACHING = ('cross', 'same', 'global')  # who teaches whom: see CrossContextHead
 

@@ -10,7 +10,7 @@ from mmpretrain.registry import MODELS
 
 @MODELS.register_module()
 class HypercolumnNeck(BaseModule):
-    """Hypercolumn projection of CGH.
+    """Gives CGH its hypercolumn embedding: several backbone stages fused and projected.
 
     The selected stage maps are resized bilinearly to the spatial size of the
     last selected one, stacked on channels, then go through

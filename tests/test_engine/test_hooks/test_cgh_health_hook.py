@@ -143,7 +143,7 @@ def test_resume_with_another_global_batch_is_refused_with_the_numbers(monkeypatc
     def resuming(batch, world_size):
         monkeypatch.setattr(module, 'get_world_size', lambda: world_size)
         runner = fake_runner(batch=batch)
-        runner._resume, runner._load_from = True, 'work_dirs/x/epoch_1.pth'
+        runner.cfg = Config(dict(resume=True, load_from='work_dirs/x/epoch_1.pth'))
         return runner
 
     # the same global batch of 32, split over 4 processes, continues the same schedule
@@ -158,7 +158,7 @@ def test_resume_with_another_global_batch_is_refused_with_the_numbers(monkeypatc
         assert fact in message, fact
     # a plain load_from keeps nothing of the schedule: only the queue pointer is checked
     runner = resuming(batch=16, world_size=1)
-    runner._resume = False
+    runner.cfg.resume = False
     hook.after_load_checkpoint(runner, checkpoint)
 
 

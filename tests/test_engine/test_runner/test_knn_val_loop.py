@@ -14,7 +14,7 @@ from mmpretrain.registry import DATASETS
 from mmpretrain.utils import load_json_log
 
 from cgh_mm.engine.runner import gather_features
-from tools.analysis.training_curves import find_scalars_file, scalar_series
+from cgh_mm.runtime.scalar_logs import find_scalars_file, scalar_series
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 from mmpretrain.registry import MODELS
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from cgh_mm.models.losses import relation_target
+from cgh_mm.models.utils import relation_target
 from tests.helpers import HostSyncs, raises_stating
 
 

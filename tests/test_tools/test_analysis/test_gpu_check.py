@@ -3,7 +3,6 @@ only the tool's own imports), its refusal without CUDA, and its parts on CPU: wh
 step is fed, the largest-batch search at the memory limit, the cache freed between
 sections, the AMP error of the recipe's model (the ranks' agreement runs in the dry run;
 the full run needs CUDA: skipped without a GPU)."""
-import importlib
 import re
 import subprocess
 import sys
@@ -14,18 +13,13 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from tests.helpers import load_tool
+
 from ..dist_helpers import REPO, tool_env
 
 TOOL = REPO / 'tools' / 'analysis' / 'gpu_check.py'
 DEVICE_AUG = REPO / 'configs' / '_base_' / 'datasets' / 'imagenet_cgh_device-aug.py'
 CPU = torch.device('cpu')
-
-
-def load_tool():
-    # imported by name, as its spawned rank processes import it
-    if str(TOOL.parent) not in sys.path:
-        sys.path.insert(0, str(TOOL.parent))
-    return importlib.import_module('gpu_check')
 
 
 def tiny_models(tool, queue_len=64):
@@ -72,14 +66,14 @@ def test_dry_run_runs_every_section_on_the_cpu_as_a_user_runs_it():
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal without CUDA')
 def test_without_cuda_it_says_it_needs_cuda_and_what_to_run_instead():
     with pytest.raises(SystemExit) as exit_info:
-        load_tool().main([])
+        load_tool(TOOL).main([])
     message = str(exit_info.value.code)
     assert 'needs a CUDA GPU' in message and torch.__version__ in message
     assert '--dry-run' in message and 'tools/analysis/benchmark.py --device cpu' in message
 
 
 def test_the_step_is_fed_uint8_views_through_the_recipes_preprocessor():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     init_default_scope('mmpretrain')
     models = tiny_models(tool)
     recipe_preprocessor = Config.fromfile(str(DEVICE_AUG)).view_augment_preprocessor
@@ -100,7 +94,7 @@ def test_the_step_is_fed_uint8_views_through_the_recipes_preprocessor():
 
 
 def test_the_loader_section_reads_the_recipes_split_pipeline():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     args = tool.parse_args(['--dry-run'])
     check = tool.Check(args)
     split = Config.fromfile(str(DEVICE_AUG)).train_pipeline
@@ -112,7 +106,7 @@ def test_the_loader_section_reads_the_recipes_split_pipeline():
 
 
 def test_loader_throughput_of_the_split_pipeline_without_workers():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     init_default_scope('mmpretrain')
     loader = Config.fromfile(tool.RECIPE).train_dataloader.to_dict()
     result = tool.loader_throughput(loader, None, batch_size=4, num_workers=0, batches=1,
@@ -141,7 +135,7 @@ class Step:
     torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB'),
     RuntimeError('FIND was unable to find an engine to execute this computation')])
 def test_largest_batch_stops_where_the_step_no_longer_fits(error):
-    tool = load_tool()
+    tool = load_tool(TOOL)
     Step.made.clear()
     batch, rate, peak, failure = tool.largest_batch(
         lambda b: Step(b, 32, error), start=4, limit=1024, device=CPU)
@@ -151,7 +145,7 @@ def test_largest_batch_stops_where_the_step_no_longer_fits(error):
 
 
 def test_largest_batch_raises_other_errors_and_engine_errors_at_the_start():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     with pytest.raises(RuntimeError, match='expected scalar type'):
         tool.largest_batch(lambda b: Step(b, 8, RuntimeError('expected scalar type Half')),
                            start=4, limit=64, device=CPU)
@@ -169,7 +163,7 @@ def test_largest_batch_raises_other_errors_and_engine_errors_at_the_start():
 
 
 def test_the_cuda_cache_is_emptied_after_every_section(monkeypatch):
-    tool = load_tool()
+    tool = load_tool(TOOL)
     free_device_memory, calls = tool.free_device_memory, []
     monkeypatch.setattr(tool, 'SECTIONS', [
         (name, lambda check, n=name: calls.append(n)) for name in ('first', 'second')])
@@ -186,7 +180,7 @@ def test_the_cuda_cache_is_emptied_after_every_section(monkeypatch):
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 def test_amp_errors_of_the_recipes_model_under_cpu_autocast(dtype):
-    tool = load_tool()
+    tool = load_tool(TOOL)
     init_default_scope('mmpretrain')
     errors = tool.amp_errors(tiny_models(tool)['CGH'], batch=4, resolution=32, device=CPU,
                              dtype=dtype)
@@ -201,13 +195,13 @@ def test_amp_errors_of_the_recipes_model_under_cpu_autocast(dtype):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 def test_full_check_on_a_gpu(capsys):
-    load_tool().main(['--steps', '2', '--max-batch', '64', '--loader-batches', '2'])
+    load_tool(TOOL).main(['--steps', '2', '--max-batch', '64', '--loader-batches', '2'])
     out = capsys.readouterr().out
     assert 'CGH/MoCo img/s' in out and 'samples/s' in out and 'AMP bfloat16' in out
 
 
 def test_sizes_of_the_gpu_run_and_of_the_dry_run():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     gpu, dry = tool.parse_args([]), tool.parse_args(['--dry-run', '--resolution', '96'])
     assert (gpu.resolution, gpu.max_batch, gpu.steps) == (224, 1024, 10)
     assert (dry.resolution, dry.max_batch, dry.steps) == (96, 16, 1)  # given sizes are kept

@@ -7,6 +7,7 @@ import glob
 import pytest
 from mmengine.config import Config
 
+from cgh_mm.datasets.loader_memory import pinned_bytes
 from tests.helpers import load_tool
 
 from ..dist_helpers import REPO
@@ -39,13 +40,6 @@ def test_every_configs_loader_fits_the_cpus_per_task_of_slurm_train(monkeypatch)
     assert checked >= 30
 
 
-def test_pinned_blocks_are_rounded_up_to_powers_of_two():
-    tool = load_tool(TOOL)
-    assert tool.pinned_bytes(32 * VIEW) == 2**23  # 4.8 MB -> 8 MiB
-    assert tool.pinned_bytes(256 * VIEW) == 2**26
-    assert tool.pinned_bytes(2**20) == 2**20 and tool.pinned_bytes(1) == 1
-
-
 @pytest.mark.parametrize('config, batch, workers, prefetch', [
     (IN1K, 32, 10, 4), (IN1K_8XB256, 256, 10, 2)])
 def test_memory_in_flight_of_the_imagenet_recipes(config, batch, workers, prefetch):
@@ -55,7 +49,7 @@ def test_memory_in_flight_of_the_imagenet_recipes(config, batch, workers, prefet
         batch, workers, prefetch)
     assert row['views'] == 2 and row['batch'] == 2 * batch * VIEW and row['pin_memory']
     assert row['shared'] == workers * prefetch * 2 * batch * VIEW
-    assert row['pinned'] == (workers * prefetch + 2) * 2 * tool.pinned_bytes(batch * VIEW)
+    assert row['pinned'] == (workers * prefetch + 2) * 2 * pinned_bytes(batch * VIEW)
     assert row['cpus'] == workers + 2
 
 

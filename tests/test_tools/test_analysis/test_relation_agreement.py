@@ -1,10 +1,14 @@
 """The agreement measures of tools/analysis/visualize_relations.py."""
 import math
+import os.path as osp
 
 import pytest
 import torch
 
-from tools.analysis.visualize_relations import kl_divergence, topk_overlap
+from tests.helpers import TOOLS, load_tool
+
+visualize_relations = load_tool(osp.join(TOOLS, 'analysis', 'visualize_relations.py'))
+kl_divergence, topk_overlap = visualize_relations.kl_divergence, visualize_relations.topk_overlap
 
 
 def test_identical_distributions_agree_fully():

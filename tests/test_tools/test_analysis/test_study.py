@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-from tests.helpers import NARROW, SYNTHETIC_CONFIG, raises_stating
+import cgh_mm.evaluation.study as grid_and_records
+from tests.helpers import NARROW, SYNTHETIC_CONFIG, load_tool, raises_stating
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 STUDY = osp.join(ROOT, 'tools', 'analysis', 'study.py')
-sys.path.insert(0, osp.dirname(STUDY))
-import study  # noqa: E402
+study = load_tool(STUDY)
 
 
 def synthetic_knn_config(path, max_epochs: int = 2) -> str:
@@ -50,14 +50,6 @@ def run_study(*args, returncode=0, script=STUDY, env=None) -> subprocess.Complet
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == returncode, out.stdout + out.stderr
     return out
-
-
-def test_refusals_name_the_reason():
-    ok = dict(smoke=0, finished=True, dirty=False, commit='abc')
-    assert study.refusal(ok) is None
-    assert 'smoke' in study.refusal(dict(ok, smoke=3))
-    assert '3 of 8' in study.refusal(dict(ok, finished=False, iters=3, max_iters=8))
-    assert 'commit first' in study.refusal(dict(ok, dirty=True))
 
 
 @pytest.mark.slow
@@ -132,16 +124,6 @@ def test_the_recorded_study_reports_its_committed_table():
         assert text == f.read()
 
 
-def test_every_config_of_the_grid_exists_and_every_recorded_one_is_known():
-    grid = {config for budget in study.GRID.values() for config in budget.values()}
-    assert all(osp.isfile(osp.join(ROOT, config)) for config in grid)
-    assert set(study.MOVED_CONFIGS.values()) <= grid
-    assert not set(study.MOVED_CONFIGS) & grid
-    with open(study.RESULTS) as f:
-        recorded = {json.loads(line)['config'] for line in f if line.strip()}
-    assert recorded <= grid | set(study.MOVED_CONFIGS)
-
-
 def grid_args(tmp_path, results, methods, seeds):
     """``study.py run`` of the study's own grid on ``results``."""
     import argparse
@@ -158,7 +140,7 @@ def test_runs_recorded_under_the_configs_old_paths_are_done(tmp_path, monkeypatc
         committed = f.read()
     records = [json.loads(line) for line in committed.splitlines()]
     old_l234 = 'configs/study/cgh-l234_resnet18_1xb64-6e_fashion-mnist.py'
-    assert study.MOVED_CONFIGS[old_l234] == study.GRID['demo']['cross-l234']
+    assert grid_and_records.MOVED_CONFIGS[old_l234] == study.GRID['demo']['cross-l234']
     assert any(r['config'] == old_l234 for r in records)
     results = write_results(tmp_path / 'results.jsonl', [], committed)
     monkeypatch.setattr(study, 'checkout_state', lambda: dict(commit='0' * 40, dirty=False))
@@ -172,7 +154,7 @@ def test_runs_recorded_under_the_configs_old_paths_are_done(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert out.count(f'0 runs to do, {len(records)} recorded') == 1, out
     # the table of moves is what makes them count: without it every run is to do again
-    monkeypatch.setattr(study, 'MOVED_CONFIGS', {})
+    monkeypatch.setattr(grid_and_records, 'MOVED_CONFIGS', {})
     study.run_grid(grid_args(tmp_path, results, methods, [0, 1, 2]))
     out = capsys.readouterr().out
     moved = 3 * sum(m in methods for budget in study.GRID.values() for m in budget)
@@ -211,17 +193,6 @@ def test_a_run_recorded_twice_with_different_numbers_is_refused(tmp_path):
     runs[2] = dict(runs[2], memory_size=40)
     text, groups = study.results_markdown(str(write_results(results, runs)))
     assert 'counted once' not in text and len(groups) == 3
-
-
-def test_a_broken_line_is_named_with_its_file_and_fix(tmp_path):
-    good = [fake_run('cross', s, 70.0 + s) for s in range(2)]
-    cut = json.dumps(fake_run('cross', 2, 72.0))[:60]
-    results = write_results(tmp_path / 'results.jsonl', good, tail=cut)
-    with raises_stating(study.ResultsFileError, str(results), 'line 3', 'cut off', 'delete'):
-        study.load_results(str(results))
-    write_results(results, good, tail='{"budget": "demo", "method": "cross"}\n')
-    with raises_stating(study.ResultsFileError, 'line 3', 'seed', 'knn_top1'):
-        study.load_results(str(results))
 
 
 @pytest.mark.slow
@@ -308,8 +279,7 @@ def test_memory_size_is_checked_before_any_training(tmp_path):
 def test_a_checkout_without_git_is_refused_before_any_run(tmp_path):
     copy = tmp_path / 'copy'
     (copy / 'tools' / 'analysis').mkdir(parents=True)
-    for name in ('study.py', 'training_curves.py'):
-        shutil.copy(osp.join(ROOT, 'tools', 'analysis', name), copy / 'tools' / 'analysis')
+    shutil.copy(STUDY, copy / 'tools' / 'analysis')
     env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path))
     out = run_study('run', *tiny_grid(tmp_path), '--memory-size', 24, returncode=1, env=env,
                     script=copy / 'tools' / 'analysis' / 'study.py')

@@ -8,10 +8,11 @@ import pytest
 import torch
 import torchvision
 
-import cgh_mm.utils.checkpoint as checkpoint_module
+import cgh_mm.runtime.checkpoint as checkpoint_module
 from cgh_mm.evaluation import pooled_backbone_features
-from tests.helpers import build_cgh, raises_stating, save_cgh_checkpoint
-from tools.model_converters.cgh2backbone import main
+from tests.helpers import TOOLS, build_cgh, load_tool, raises_stating, save_cgh_checkpoint
+
+main = load_tool(osp.join(TOOLS, 'model_converters', 'cgh2backbone.py')).main
 
 
 @pytest.fixture(scope='module')

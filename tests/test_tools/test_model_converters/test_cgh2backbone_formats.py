@@ -1,16 +1,17 @@
 """The torchvision and detectron2 formats of tools/model_converters/cgh2backbone.py."""
+import os.path as osp
+
 import numpy as np
 import pytest
 import torchvision
 from mmpretrain.models import ResNet, ResNetV1c
 
-from tests.helpers import raises_stating
-from tools.model_converters.cgh2backbone import (
-    detectron2_checkpoint,
-    detectron2_name,
-    to_torchvision,
-    torchvision_resnet_state,
-)
+from tests.helpers import TOOLS, load_tool, raises_stating
+
+cgh2backbone = load_tool(osp.join(TOOLS, 'model_converters', 'cgh2backbone.py'))
+detectron2_checkpoint, detectron2_name, to_torchvision, torchvision_resnet_state = (
+    cgh2backbone.detectron2_checkpoint, cgh2backbone.detectron2_name,
+    cgh2backbone.to_torchvision, cgh2backbone.torchvision_resnet_state)
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,11 @@ from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
-from tools.model_converters.publish_model import main, publish, strip_checkpoint
+from tests.helpers import TOOLS, load_tool
+
+publish_model = load_tool(os.path.join(TOOLS, 'model_converters', 'publish_model.py'))
+main, publish, strip_checkpoint = (publish_model.main, publish_model.publish,
+                                   publish_model.strip_checkpoint)
 
 
 @pytest.fixture

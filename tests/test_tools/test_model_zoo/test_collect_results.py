@@ -16,18 +16,15 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from modelindex.load_model_index import load
 
-from tests.helpers import raises_stating
-from tools.model_zoo import collect_results
-from tools.model_zoo.collect_results import (
-    collect_run,
-    config_differences,
-    final_metrics,
-    hardware_from_log,
-    main,
-    results_from_metrics,
-    update_metafile,
-    update_readme,
-)
+from tests.helpers import TOOLS, load_tool, raises_stating
+
+collect_results = load_tool(osp.join(TOOLS, 'model_zoo', 'collect_results.py'))
+collect_run, config_differences, final_metrics, hardware_from_log, main = (
+    collect_results.collect_run, collect_results.config_differences,
+    collect_results.final_metrics, collect_results.hardware_from_log, collect_results.main)
+results_from_metrics, update_metafile, update_readme = (
+    collect_results.results_from_metrics, collect_results.update_metafile,
+    collect_results.update_readme)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 NAME = 'cgh_tiny_1xb8'

@@ -1,7 +1,11 @@
 """The method figure of configs/cgh/README.md is drawn by a script, not pasted."""
+import os.path as osp
+
 import matplotlib.image as mpimg
 
-from tools.model_zoo.draw_cgh_diagram import main
+from tests.helpers import TOOLS, load_tool
+
+main = load_tool(osp.join(TOOLS, 'model_zoo', 'draw_cgh_diagram.py')).main
 
 
 def test_diagram_is_a_readable_png(tmp_path, capsys):

@@ -4,5 +4,5 @@
 _base_ = ['./cgh_r50_finetune.py']
 
 custom_imports = dict(
-    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm.utils'],
+    imports=['mmpretrain.models.utils.res_layer_extra_norm', 'cgh_mm.runtime'],
     allow_failed_imports=False)

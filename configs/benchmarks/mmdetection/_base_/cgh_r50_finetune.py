@@ -4,11 +4,11 @@
 # top-level name of its other base (mmdet's bases define `norm_cfg`, ...); configs
 # place these values inside `model`.
 
-# cgh_mm.utils registers StrictPretrained, CheckpointGlobalsHook and
+# cgh_mm.runtime registers StrictPretrained, CheckpointGlobalsHook and
 # ResumableEpochBasedTrainLoop into mmengine's root registries, where mmdet's find them;
 # it imports neither mmpretrain nor scipy. The C4 configs add mmpretrain's
 # ResLayerExtraNorm (res5 head + extra norm): ./cgh_r50-c4_finetune.py imports it.
-custom_imports = dict(imports=['cgh_mm.utils'], allow_failed_imports=False)
+custom_imports = dict(imports=['cgh_mm.runtime'], allow_failed_imports=False)
 # mmengine's own checkpoints (--resume) load under torch's weights_only=True during the
 # run only; importing cgh_mm changes nothing of the process.
 custom_hooks = [dict(type='CheckpointGlobalsHook')]

@@ -18,5 +18,5 @@ model = dict(
 train_dataloader = dict(dataset=dict(pipeline={{_base_.cgh_coco_ms_train_pipeline}}))
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1))
 # mmdet's epoch loop, except that a mid-epoch resume goes on with the next batch
-# (registered in mmengine's root registry by cgh_mm.utils).
+# (registered in mmengine's root registry by cgh_mm.runtime).
 train_cfg = dict(type='ResumableEpochBasedTrainLoop')

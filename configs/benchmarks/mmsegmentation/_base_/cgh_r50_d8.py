@@ -4,11 +4,11 @@
 # Names carry a `cgh_` prefix because a config may not repeat a top-level name of its
 # other base; configs place this inside `model`.
 
-# StrictPretrained (registered by cgh_mm.utils into mmengine's root registry, where
+# StrictPretrained (registered by cgh_mm.runtime into mmengine's root registry, where
 # mmseg's finds it; no mmpretrain, no scipy): a backbone file that does not fit is an
 # error, where mmengine's Pretrained would only warn. mmseg's ResNet ignores
 # zero_init_residual when it has an init_cfg.
-custom_imports = dict(imports=['cgh_mm.utils'], allow_failed_imports=False)
+custom_imports = dict(imports=['cgh_mm.runtime'], allow_failed_imports=False)
 # mmengine's own checkpoints (--resume) load under torch's weights_only=True during the
 # run only; importing cgh_mm changes nothing of the process.
 custom_hooks = [dict(type='CheckpointGlobalsHook')]

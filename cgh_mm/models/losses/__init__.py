@@ -1,6 +1,0 @@
-from .relation_losses import (
-    entropy_fraction,
-    mean_pairwise_cosine,
-    relation_logits,
-    relation_target,
-)

@@ -1,0 +1,5 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .checkpoint_globals_hook import CheckpointGlobalsHook
+from .checkpoint_match_hook import CheckpointMatchHook, CheckpointMismatchError
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .random_state_hook import RandomStateHook, capture_random_state, restore_random_state

@@ -1,0 +1,1 @@
+from .strict_pretrained_init import StrictPretrainedInit

@@ -1,0 +1,1 @@
+from .resumable_loop import ResumableEpochBasedTrainLoop

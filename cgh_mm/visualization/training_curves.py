@@ -1,0 +1,96 @@
+"""Figures of a CGH run from its scalar logs: its loss terms and warm-up, its health
+metrics and its online kNN top-1 (``tools/analysis/training_curves.py``, ``tools/demo.py``).
+
+Figure objects, not pyplot: no backend is chosen or switched (the user's stays as it is),
+and nothing is kept in pyplot's figure list after the caller drops the figure.
+"""
+from typing import Dict, Optional, Sequence
+
+from matplotlib.figure import Figure
+
+from ..runtime.scalar_logs import load_scalars, scalar_series
+
+LOSS_TERMS = ('loss_nce', 'loss_hyper', 'loss_global')
+# panel title -> (health key, label) pairs, as CrossContextHead logs them
+HEALTH_PANELS = {
+    'target entropy / ln K (1 = flat, no signal)': (
+        ('health/hyper_target_entropy', 'loss_hyper target (teacher global)'),
+        ('health/global_target_entropy', 'loss_global target (teacher hypercolumn)')),
+    'KL part of the loss (nats; 0 = nothing to learn)': (
+        ('health/hyper_kl', 'loss_hyper'), ('health/global_kl', 'loss_global')),
+    'mean cosine between images of a batch (1 = collapsed)': (
+        ('health/student_global_cos', 'student global'),
+        ('health/student_hyper_cos', 'student hypercolumn'),
+        ('health/teacher_global_cos', 'teacher global'),
+        ('health/teacher_hyper_cos', 'teacher hypercolumn')),
+}
+
+
+def _save(fig: Figure, out_path: Optional[str]) -> Figure:
+    fig.tight_layout()
+    if out_path:
+        fig.savefig(out_path, dpi=120)
+    return fig
+
+
+def plot_loss_terms(scalars_path: str, out_path: Optional[str] = None,
+                    terms: Sequence[str] = LOSS_TERMS) -> Figure:
+    """The (weighted) CGH loss terms and the warm-up ``alpha`` per iteration."""
+    records = load_scalars(scalars_path)['train']
+    fig = Figure(figsize=(7, 5.5))
+    ax_loss, ax_alpha = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=(3, 1)))
+    series = {term: scalar_series(records, term) for term in terms}
+    if not any(steps for steps, _ in series.values()):
+        raise ValueError(f'{scalars_path} has none of {list(terms)}: is it a CGH run?')
+    for term, (steps, values) in series.items():
+        if steps:
+            ax_loss.plot(steps, values, label=term, linewidth=1.2)
+    ax_loss.set(ylabel='weighted loss term', title='CGH loss terms')
+    ax_loss.legend()
+    ax_alpha.plot(*scalar_series(records, 'alpha'), color='black', linewidth=1.2)
+    ax_alpha.set(ylabel='alpha', xlabel='iteration', ylim=(-0.05, 1.05))
+    for ax in (ax_loss, ax_alpha):
+        ax.grid(alpha=0.3)
+    return _save(fig, out_path)
+
+
+def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
+                      baselines: Optional[Dict[str, float]] = None,
+                      key: str = 'knn/top1') -> Figure:
+    """Online kNN top-1 per validation epoch of each run (label -> scalars.json), with
+    reference values (label -> accuracy) drawn as horizontal lines."""
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
+    for label, path in runs.items():
+        steps, values = scalar_series(load_scalars(path)['val'], key)
+        if not steps:
+            raise ValueError(f'{path} has no `{key}`: was the kNN monitor (KNNValLoop + '
+                             'WeightedKNNAccuracy) on?')
+        ax.plot(steps, values, marker='o', label=label)
+    for (label, value), style in zip((baselines or {}).items(), ('--', ':', '-.')):
+        ax.axhline(value, color='grey', linestyle=style, label=label)
+    ax.set(xlabel='epoch', ylabel='kNN top-1 (%)', title='weighted kNN accuracy')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, out_path)
+
+
+def plot_health(scalars_path: str, out_path: Optional[str] = None) -> Figure:
+    """CGH's health metrics per iteration, the InfoNCE warm-up shaded."""
+    records = load_scalars(scalars_path)['train']
+    fig = Figure(figsize=(7, 8.5))
+    axes = fig.subplots(len(HEALTH_PANELS), 1, sharex=True)
+    warmup = [s for s, a in zip(*scalar_series(records, 'alpha')) if a < 1]
+    for ax, (title, keys) in zip(axes, HEALTH_PANELS.items()):
+        for key, label in keys:
+            ax.plot(*scalar_series(records, key), label=label, linewidth=1.2)
+        if not ax.lines[0].get_xdata().size:
+            raise ValueError(f'{scalars_path} has no `{keys[0][0]}`: is it a CGH run?')
+        if warmup:
+            ax.axvspan(min(warmup), max(warmup), color='grey', alpha=0.15)
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylim(top=1.02)
+    axes[-1].set_xlabel('iteration (grey: InfoNCE warm-up)')
+    return _save(fig, out_path)

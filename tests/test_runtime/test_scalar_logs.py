@@ -1,0 +1,53 @@
+"""cgh_mm/runtime/scalar_logs.py: a run's scalars.json read back, a resumed run whole."""
+import pytest
+from mmpretrain.utils import load_json_log
+
+from cgh_mm.runtime.scalar_logs import find_scalars_file, load_run, load_scalars, scalar_series
+from tests.helpers import write_resumed_run, write_run_part, write_scalars
+
+
+def test_series_and_discovery(tmp_path):
+    scalars_file = write_scalars(tmp_path)
+    assert find_scalars_file(str(tmp_path)) == scalars_file
+    records = load_json_log(scalars_file)
+    assert scalar_series(records['val'], 'knn/top1') == ([1.0, 2.0], [40.0, 55.5])
+    assert scalar_series(records['train'], 'alpha')[1] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert load_scalars(scalars_file) == records
+    with pytest.raises(FileNotFoundError, match='scalars.json'):
+        find_scalars_file(str(tmp_path / 'empty'))
+
+
+def test_a_resumed_run_is_read_whole(tmp_path):
+    resumed_run = write_resumed_run(tmp_path / 'run')
+    records, parts = load_run(str(resumed_run))
+    assert [r['step'] for r in records['train']] == list(range(1, 11))
+    assert scalar_series(records['val'], 'knn/top1') == (
+        [1.0, 2.0, 3.0, 4.0, 5.0], [20.0, 40.0, 60.0, 80.0, 100.0])
+    assert parts[0].startswith('20260101_000000: iterations 1-4')
+    assert '4 later records left out' in parts[0]  # steps 5-7 and epoch 3's kNN
+    assert parts[1].startswith('20260101_010000: iterations 5-10')
+    assert parts[2].startswith('20260101_020000: skipped, no training records')
+    assert load_scalars(str(resumed_run)) == records
+
+
+def test_parts_are_joined_without_the_resume_line_and_a_fresh_start_is_its_own_run(tmp_path):
+    work_dir = tmp_path / 'run'
+    write_run_part(work_dir, '20260101_000000', range(1, 8))
+    write_run_part(work_dir, '20260101_010000', range(5, 11))  # log level WARNING: no line
+    records, parts = load_run(str(work_dir))
+    assert [r['step'] for r in records['train']] == list(range(1, 11))
+    write_run_part(work_dir, '20260102_000000', range(1, 4))  # started again from scratch
+    records, parts = load_run(str(work_dir))
+    assert [r['step'] for r in records['train']] == [1, 2, 3]
+    assert parts[0].startswith('20260102_000000: iterations 1-3')
+    assert 'another run' in parts[1] and '20260101_010000' in parts[1]
+
+
+def test_a_broken_line_inside_a_log_is_named(tmp_path):
+    work_dir = tmp_path / 'run'
+    write_run_part(work_dir, '20260101_000000', range(1, 4))
+    path = work_dir / '20260101_000000' / 'vis_data' / 'scalars.json'
+    lines = path.read_text().splitlines()
+    path.write_text('\n'.join([lines[0], lines[1][:20], lines[2]]) + '\n')
+    with pytest.raises(ValueError, match='line 2'):
+        load_run(str(work_dir))

@@ -1,0 +1,68 @@
+"""cgh_mm/visualization/training_curves.py: the figures of a CGH run's scalar logs."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cgh_mm.visualization.training_curves import plot_health, plot_knn_accuracy, plot_loss_terms
+from tests.helpers import write_resumed_run, write_scalars
+
+
+@pytest.fixture
+def scalars_file(tmp_path):
+    return write_scalars(tmp_path)
+
+
+def test_plots_are_written(scalars_file, tmp_path):
+    loss_png, knn_png, health_png = (str(tmp_path / f'{n}.png') for n in ('loss', 'knn', 'h'))
+    fig = plot_loss_terms(scalars_file, loss_png)
+    loss_ax, alpha_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ['loss_nce', 'loss_hyper',
+                                                            'loss_global']
+    assert list(alpha_ax.lines[0].get_ydata()) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    fig = plot_knn_accuracy(dict(CGH=scalars_file, MoCo=scalars_file), knn_png,
+                            baselines={'random init': 30.0, 'raw pixels': 35.0})
+    lines = fig.axes[0].lines
+    assert [line.get_label() for line in lines] == ['CGH', 'MoCo', 'random init', 'raw pixels']
+    assert list(lines[0].get_ydata()) == [40.0, 55.5] and list(lines[2].get_ydata()) == [30, 30]
+    fig = plot_health(scalars_file, health_png)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2, 4]
+    assert list(fig.axes[1].lines[0].get_ydata()) == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
+    assert len(fig.axes[0].patches) == 1  # the warm-up, shaded
+    for png in (loss_png, knn_png, health_png):
+        with open(png, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+        assert os.path.getsize(png) > 1000
+
+
+def test_a_resumed_run_is_drawn_whole(tmp_path):
+    fig = plot_loss_terms(str(write_resumed_run(tmp_path / 'run')))
+    assert list(fig.axes[0].lines[0].get_xdata()) == list(range(1, 11))
+
+
+def test_clear_errors(tmp_path, scalars_file):
+    with pytest.raises(ValueError, match='kNN monitor'):
+        plot_knn_accuracy(dict(CGH=scalars_file), key='knn/top5')
+    with pytest.raises(ValueError, match='CGH run'):
+        plot_loss_terms(scalars_file, terms=('loss_x', ))
+    no_health = tmp_path / 'no_health.json'
+    no_health.write_text(json.dumps(dict(lr=0.1, loss=1.0, step=1)) + '\n')
+    with pytest.raises(ValueError, match='CGH run'):
+        plot_health(str(no_health))
+
+
+@pytest.mark.slow
+def test_importing_and_plotting_leave_matplotlib_as_the_user_set_it(scalars_file, tmp_path):
+    code = (
+        'import matplotlib, matplotlib.pyplot as plt\n'
+        'import cgh_mm.visualization as vis\n'
+        f'vis.plot_knn_accuracy({{"run": {scalars_file!r}}}, {str(tmp_path / "k.png")!r})\n'
+        f'vis.plot_health({scalars_file!r}, {str(tmp_path / "h.png")!r})\n'
+        'print(matplotlib.get_backend(), plt.get_fignums())\n')
+    env = dict(os.environ, MPLBACKEND='svg')
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split('\n')[0] == 'svg []'  # the user's backend, no figure left open
+    assert os.path.getsize(tmp_path / 'k.png') > 1000

@@ -7,19 +7,24 @@ import sys
 import pytest
 from mmengine.runner import Runner
 
+from tests.helpers import raises_stating
 
-def test_a_subprocess_fails_a_test_not_marked_slow():
-    with pytest.raises(pytest.fail.Exception, match='mark it @pytest.mark.slow'):
+FAILED = pytest.fail.Exception
+
+
+def test_a_subprocess_fails_a_test_not_marked_slow(request):
+    # the test, what it started, and the marker it needs
+    with raises_stating(FAILED, request.node.nodeid, sys.executable, '@pytest.mark.slow'):
         subprocess.run([sys.executable, '-c', 'pass'])
-    with pytest.raises(pytest.fail.Exception, match='mark it @pytest.mark.slow'):
+    with raises_stating(FAILED, request.node.nodeid, 'true', '@pytest.mark.slow'):
         subprocess.run('true', shell=True)
     subprocess.run(['uname'], stdout=subprocess.DEVNULL)  # a library's machine probe is not
 
 
-def test_a_process_or_a_runner_fails_a_test_not_marked_slow(tmp_path):
-    with pytest.raises(pytest.fail.Exception, match='mark it @pytest.mark.slow'):
+def test_a_process_or_a_runner_fails_a_test_not_marked_slow(tmp_path, request):
+    with raises_stating(FAILED, request.node.nodeid, 'process', '@pytest.mark.slow'):
         multiprocessing.get_context('spawn').Process(target=print).start()
-    with pytest.raises(pytest.fail.Exception, match='mark it @pytest.mark.slow'):
+    with raises_stating(FAILED, request.node.nodeid, 'Runner', '@pytest.mark.slow'):
         Runner(model=dict(type='ResNet', depth=18), work_dir=str(tmp_path))
 
 

@@ -2,6 +2,7 @@
 2 real iterations of the CIFAR-10 linear probe from a CGH checkpoint."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -10,7 +11,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from tests.helpers import save_tiny_cgh_checkpoint
+from tests.helpers import raises_stating, save_tiny_cgh_checkpoint
+
+from .paper_recipe import SPEC
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'benchmarks',
                       'classification')
@@ -43,20 +46,41 @@ def test_config_builds_with_cgh_backbone_init(path):
     backbone_params = list(model.backbone.parameters())
     norms = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert all(p.requires_grad for p in model.head.parameters())
+    optimizer = cfg.optim_wrapper.optimizer
     if '_linear-' in path:
         assert not any(p.requires_grad for p in backbone_params)
         assert not any(m.training for m in norms)  # norm_eval: statistics frozen too
-        assert cfg.optim_wrapper.optimizer.weight_decay == 0
+        assert optimizer.weight_decay == 0
     else:
         assert all(p.requires_grad for p in backbone_params)
         assert all(m.training for m in norms)
-        optim = cfg.optim_wrapper
-        assert optim.optimizer.lr == 0.005
-        assert optim.paramwise_cfg.custom_keys['head'].lr_mult * optim.optimizer.lr == 0.02
-        assert [s.milestones for s in cfg.param_scheduler] == [[30, 60]]
-        assert cfg.train_cfg.max_epochs == 70
         expected_ann = 'meta/train_1percent.txt' if '1pct' in path else 'meta/train_10percent.txt'
         assert cfg.train_dataloader.dataset.ann_file == expected_ann
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if '_linear-' in p and 'coslr-100e' in p]
+                         + [p for p in CONFIGS if '_semi-' in p], ids=osp.basename)
+def test_protocol_is_the_references(path):
+    """The linear probe and the semi-supervised fine-tuning of paper_recipe.SPEC; the
+    LARS probe is mmpretrain's protocol, not the reference's."""
+    cfg = Config.fromfile(path)
+    optimizer = cfg.optim_wrapper.optimizer
+    gpus, batch = map(int, re.search(r'(\d+)xb(\d+)', osp.basename(path)).groups())
+    if '_linear-' in path:
+        probe = SPEC['linear_probe']
+        assert (optimizer.type, optimizer.lr, optimizer.momentum, optimizer.weight_decay) == (
+            'SGD', probe['lr'], probe['momentum'], probe['weight_decay'])
+        assert gpus * batch == probe['batch'] == cfg.auto_scale_lr.base_batch_size
+        (cosine, ) = cfg.param_scheduler
+        assert cosine.type == 'CosineAnnealingLR'
+        assert cfg.train_cfg.max_epochs == cosine.end == cosine.T_max == probe['epochs']
+    else:
+        semi = SPEC['semi_supervised']
+        assert optimizer.lr == semi['trunk_lr']
+        assert cfg.optim_wrapper.paramwise_cfg.custom_keys['head'].lr_mult * optimizer.lr == \
+            pytest.approx(semi['head_lr'])
+        assert [s.milestones for s in cfg.param_scheduler] == [semi['milestones']]
+        assert cfg.train_cfg.max_epochs == semi['epochs']
 
 
 @pytest.fixture(scope='module')
@@ -87,10 +111,14 @@ def test_init_loads_the_cgh_backbone_and_refuses_another(path, cgh_checkpoints):
     for key, value in expected.items():
         assert torch.equal(loaded[key], value), key
     for other in others:  # another depth, or the ImageNet stem for the CIFAR one
-        cfg.backbone.init_cfg.checkpoint = cgh_checkpoints[other][0]
-        # the file, and the first misfit: the stem's shape (the CIFAR stem's conv1 is
-        # 3x3, the ImageNet one 7x7) or a wider layer1
-        with pytest.raises(ValueError, match=rf"{other}.pth.*\((conv1|layer1.0.conv1).weight"):
+        other_path, weights = cgh_checkpoints[other]
+        cfg.backbone.init_cfg.checkpoint = other_path
+        # the file, and the first misfit with both shapes: the stem's (the CIFAR stem's
+        # conv1 is 3x3, the ImageNet one 7x7) or a wider layer1
+        first = min(k for k in loaded if k in weights and weights[k].shape != loaded[k].shape)
+        assert first in ('conv1.weight', 'layer1.0.conv1.weight')
+        with raises_stating(ValueError, other_path, first, tuple(weights[first].shape),
+                            tuple(loaded[first].shape)):
             MODELS.build(cfg).init_weights()
 
 

@@ -12,6 +12,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
+from .paper_recipe import SPEC
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = 'configs/fashion_mnist/cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
 MOCO_DEMO = 'configs/fashion_mnist/mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'
@@ -23,14 +25,16 @@ CONFIGS = sorted({DEMO} | {
     if '_base_' not in p and not osp.relpath(p, ROOT).startswith(
         ('configs/benchmarks', 'configs/fashion_mnist'))})
 
-# Expected side of each view the train pipeline produces, per config.
-IN1K = [224, 224]
+# Expected side of each view the train pipeline produces, per config: the paper's on
+# ImageNet, the images' own size on the small datasets.
+IN1K = [SPEC['view_size']] * 2
 VIEW_SIZES = {
     'configs/cgh_r50_8xb256.py': IN1K,
     'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k.py': IN1K,
     'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_knn.py': IN1K,
     'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_cpu-aug.py': IN1K,
-    'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_multicrop.py': IN1K + [192, 160, 128, 96],
+    'configs/cgh/cgh_resnet50_8xb32-coslr-200e_in1k_multicrop.py':
+        IN1K + [size for size, _ in SPEC['local_crops']],
     'configs/cgh/cgh_resnet18_1xb256-coslr-200e_cifar10.py': [32, 32],
     'configs/cgh/cgh_resnet18_1xb256-coslr-200e_cifar100.py': [32, 32],
     'configs/cgh/cgh_resnet18_1xb256-coslr-200e_stl10.py': [96, 96],
@@ -47,6 +51,10 @@ DATASET_SIZES = {
     'synthetic': 64,
     'custom': 16384,  # the smallest dataset docs/own_data.md allows without changes
 }
+# The paper's recipe on ImageNet, and scaled to one GPU for one's own images (its queue
+# sized for smaller datasets).
+IN1K_RECIPES = sorted(name for name in VIEW_SIZES if re.search(r'in1k|cgh_r50_8xb256', name))
+PAPER_RECIPES = IN1K_RECIPES + ['configs/cgh/cgh_resnet50_1xb64-coslr-200e_custom.py']
 # Configs that must run the online kNN monitor.
 KNN_ON = {name for name in VIEW_SIZES
           if re.search(r'cifar|stl10|tiny|in100|fashion|_knn', name)}
@@ -153,7 +161,9 @@ def test_warmup_outlasts_a_queue_refill(name):
 def test_knn_monitor_is_on(name):
     cfg = _load(name)
     assert cfg.val_cfg['type'] == 'KNNValLoop'
-    assert cfg.val_evaluator == dict(type='WeightedKNNAccuracy', k=20, temperature=0.07)
+    evaluator = cfg.val_evaluator
+    assert evaluator['type'] == 'WeightedKNNAccuracy' and evaluator['k'] in SPEC['knn_k']
+    assert evaluator['temperature'] == SPEC['knn_temperature']
     assert cfg.train_cfg.get('val_interval', 1) >= 1
     for key in ('val_dataloader', ):
         assert cfg[key]['sampler']['shuffle'] is False
@@ -190,27 +200,87 @@ def test_imagenet_recipes_split_the_augmentations_between_cpu_and_device():
             == _load('configs/_base_/datasets/imagenet_cgh.py').train_pipeline)
 
 
-def test_main_config_recipe():
-    cfg = _load('configs/cgh_r50_8xb256.py')
-    assert cfg.model['queue_len'] == 131072
-    assert cfg.model['shuffle_teacher_bn'] is True
-    # lr 0.05 per 256 images, scaled by the Runner to 0.05 x 8 x 256 / 256 = 0.4.
-    assert cfg.auto_scale_lr == dict(base_batch_size=256, enable=True)
-    effective_lr = (cfg.optim_wrapper['optimizer']['lr'] * 8 *
-                    cfg.train_dataloader['batch_size'] / cfg.auto_scale_lr['base_batch_size'])
-    assert effective_lr == pytest.approx(0.4)
-    assert cfg.optim_wrapper['paramwise_cfg'] == dict(norm_decay_mult=0.0,
-                                                      bias_decay_mult=0.0)
-    assert cfg.train_cfg['max_epochs'] == 200
+def _views(cfg: Config) -> list:
+    """Per view of the train pipeline, its augmentations by type, wherever the config runs
+    them: in the loader or in the data preprocessor (``view_pipelines``); the probability
+    of a ``RandomApply`` given to what it wraps."""
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    views = next(t['transforms'] for t in pipeline if t['type'] == 'MultiView')
+    on_device = cfg.model['data_preprocessor'].get('view_pipelines') or [[] for _ in views]
+    found = []
+    for view, colour in zip(views, on_device):
+        ops = {}
+        for t in list(view) + list(colour):
+            if t['type'] == 'RandomApply':
+                (inner, ) = t['transforms']
+                t = dict(inner, prob=t['prob'])
+            ops[t['type'].replace('ContiguousRandomResizedCrop', 'RandomResizedCrop')] = t
+        found.append(ops)
+    return found
+
+
+def _colour(ops: dict) -> tuple:
+    jitter, blur = ops['ColorJitter'], ops['GaussianBlur']
+    return ((jitter['brightness'], jitter['contrast'], jitter['saturation'], jitter['hue']),
+            jitter['prob'], ops['RandomGrayscale']['prob'],
+            tuple(blur.get('sigma_range') or blur['magnitude_range']), blur['prob'])
+
+
+@pytest.mark.parametrize('name', PAPER_RECIPES)
+def test_recipe_is_the_papers(name):
+    """The values of paper_recipe.SPEC; the lr scaled linearly to the config's batch."""
+    cfg = _load(name)
+    model, head = cfg.model, cfg.model['head']
+    assert {k: model['backbone'][k] for k in SPEC['backbone']} == SPEC['backbone']
+    assert model['feat_dim'] == SPEC['feat_dim']
+    assert model['teacher_momentum'] == SPEC['teacher_momentum']
+    assert {k: head[k] for k in SPEC['temperatures']} == SPEC['temperatures']
+    assert {k: head[k] for k in SPEC['loss_weights']} == SPEC['loss_weights']
+    neck, hyper = model['neck'], model['hypercolumn_neck']
+    assert (neck['in_channels'], neck['hid_channels'], neck['out_channels']) == \
+        SPEC['global_neck']
+    assert (tuple(hyper['in_channels']), hyper['conv_channels'], hyper['hid_channels'],
+            hyper['out_channels']) == SPEC['hypercolumn_neck']
+    if name in IN1K_RECIPES:  # the own-data recipe sizes its queue by the dataset
+        assert model['queue_len'] == SPEC['queue_len']
+        assert model['shuffle_teacher_bn'] is SPEC['shuffle_teacher_bn']
+
+    optimizer = cfg.optim_wrapper['optimizer']
+    assert (optimizer['type'], optimizer['momentum'], optimizer['weight_decay']) == (
+        'SGD', SPEC['momentum'], SPEC['weight_decay'])
+    assert cfg.optim_wrapper['paramwise_cfg'] == dict(norm_decay_mult=0.0, bias_decay_mult=0.0)
+    # linear scaling: the Runner scales lr by total batch / base_batch_size when enabled;
+    # tools/train.py --auto-scale-lr enables it for the configs that hold their own lr
+    gpus, batch = _gpus_and_batch(name)
+    assert cfg.auto_scale_lr['base_batch_size'] == 256
+    scale = gpus * batch / 256 if cfg.auto_scale_lr.get('enable') else 1
+    assert optimizer['lr'] * scale == pytest.approx(SPEC['lr_per_256'] * gpus * batch / 256)
+
+    warmup_epochs, epochs = SPEC['warmup_epochs'], SPEC['epochs']
+    assert cfg.train_cfg['max_epochs'] == epochs
     warmup, cosine = cfg.param_scheduler
-    assert (warmup['type'], warmup['end'], warmup['convert_to_iter_based']) == ('LinearLR', 5,
-                                                                                True)
-    assert (cosine['type'], cosine['begin'], cosine['end'], cosine['eta_min']) == (
-        'CosineAnnealingLR', 5, 200, 0.0)
-    assert cfg.custom_hooks == [
-        dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=5),
-        dict(type='CGHHealthHook')
-    ]
+    assert (warmup['type'], cosine['type']) == ('LinearLR', 'CosineAnnealingLR')
+    assert warmup['end'] == cosine['begin'] == warmup_epochs
+    assert cosine['end'] == epochs and cosine['T_max'] == epochs - warmup_epochs
+    assert cosine['eta_min'] == 0
+    assert all(s['by_epoch'] and s['convert_to_iter_based'] for s in cfg.param_scheduler)
+    (alpha, ) = [h for h in cfg.custom_hooks if h['type'] == 'WarmupParamHook']
+    assert alpha['warmup_epochs'] == warmup_epochs  # the loss's warm-up: as long as lr's
+
+    weak, strong, *local = _views(cfg)
+    for ops in (weak, strong):
+        crop = ops['RandomResizedCrop']
+        assert (crop['scale'], tuple(crop['crop_ratio_range'])) == (SPEC['view_size'],
+                                                                    SPEC['crop_scale'])
+    assert set(weak) == {'RandomResizedCrop', 'RandomFlip'}  # the teacher's view: no colour
+    assert _colour(strong) == (SPEC['jitter'], SPEC['jitter_prob'], SPEC['grayscale_prob'],
+                               SPEC['blur_sigma'], SPEC['blur_prob'])
+    assert len(local) == model.get('num_local_crops', 0)
+    if local:
+        assert [(ops['RandomResizedCrop']['scale'],
+                 tuple(ops['RandomResizedCrop']['crop_ratio_range'])) for ops in local] == \
+            list(SPEC['local_crops'])
+        assert all(_colour(ops) == _colour(strong) for ops in local)
 
 
 def test_syncbn_switch_builds():

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import cgh_mm.datasets.fashion_mnist_folder as fm
-from tests.helpers import TOOLS, run_tool
+from tests.helpers import TOOLS, raises_stating, run_tool
 
 TOOL = osp.join(TOOLS, 'dataset_converters', 'fashion_mnist_to_folder.py')
 
@@ -46,7 +46,9 @@ def test_convert_writes_folders_and_lists(idx_dir, tmp_path):
 
 
 def test_missing_files_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match='dataset-fashion-mnist'):
+    # a missing file by its path, the package that installs them, the folder to copy them to
+    with raises_stating(FileNotFoundError, tmp_path / 'train-images-idx3-ubyte.gz',
+                        'apt-get install dataset-fashion-mnist'):
         fm.convert(str(tmp_path), str(tmp_path / 'out'), progress=False)
 
 
@@ -55,7 +57,7 @@ def test_truncated_file_is_refused(idx_dir, tmp_path):
     with gzip.open(path, 'wb') as f:
         f.write((0x0803).to_bytes(4, 'big') + b''.join(
             d.to_bytes(4, 'big') for d in (2, 28, 28)) + b'\0' * 10)
-    with pytest.raises(ValueError, match='truncated'):
+    with raises_stating(ValueError, path, 'truncated'):
         fm.read_idx(path)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
-import pytest
 
 from cgh_mm.datasets import SyntheticImageDataset
+from tests.helpers import raises_stating
 
 
 def test_images_depend_only_on_the_seed_and_classes_are_balanced():
@@ -19,7 +19,8 @@ def test_images_depend_only_on_the_seed_and_classes_are_balanced():
 
 
 def test_bad_sizes_are_named():
-    with pytest.raises(ValueError, match=r'image_size >= 8 .*got 4, 4, 2'):
+    # the bound broken and the values given (num_images, image_size, num_classes)
+    with raises_stating(ValueError, 'image_size >= 8', '4, 4, 2'):
         SyntheticImageDataset(num_images=4, image_size=4, num_classes=2)
 
 

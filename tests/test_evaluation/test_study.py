@@ -31,7 +31,8 @@ def test_refusals_name_the_reason():
     assert refusal(ok) is None
     assert 'smoke' in refusal(dict(ok, smoke=3))
     assert '3 of 8' in refusal(dict(ok, finished=False, iters=3, max_iters=8))
-    assert 'commit first' in refusal(dict(ok, dirty=True))
+    dirty = refusal(dict(ok, dirty=True))  # the commit it differs from, and the fix
+    assert 'abc' in dirty and 'commit' in dirty
 
 
 def test_every_config_of_the_grid_exists_and_every_recorded_one_is_known():

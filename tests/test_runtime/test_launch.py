@@ -7,7 +7,7 @@ import torch.distributed as dist
 from mmengine.config import Config
 
 from cgh_mm.runtime.launch import destroy_distributed, find_sync_bn, prepare_cpu_distributed
-from tests.helpers import SYNTHETIC_CONFIG
+from tests.helpers import SYNTHETIC_CONFIG, raises_stating
 
 
 def test_sync_bn_on_cpu_is_refused_with_the_fix(monkeypatch):
@@ -18,7 +18,7 @@ def test_sync_bn_on_cpu_is_refused_with_the_fix(monkeypatch):
                            MASTER_PORT='1').items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    with pytest.raises(RuntimeError, match='model.backbone.norm_cfg.type=BN'):
+    with raises_stating(RuntimeError, 'SyncBN', '--cfg-options model.backbone.norm_cfg.type=BN'):
         prepare_cpu_distributed(cfg, 'pytorch')
 
 

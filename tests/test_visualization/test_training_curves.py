@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from cgh_mm.visualization.training_curves import plot_health, plot_knn_accuracy, plot_loss_terms
-from tests.helpers import write_resumed_run, write_scalars
+from tests.helpers import raises_stating, write_resumed_run, write_scalars
 
 
 @pytest.fixture
@@ -43,13 +43,14 @@ def test_a_resumed_run_is_drawn_whole(tmp_path):
 
 
 def test_clear_errors(tmp_path, scalars_file):
-    with pytest.raises(ValueError, match='kNN monitor'):
+    # the file, the key it lacks, and what logs that key
+    with raises_stating(ValueError, scalars_file, 'knn/top5', 'KNNValLoop', 'WeightedKNNAccuracy'):
         plot_knn_accuracy(dict(CGH=scalars_file), key='knn/top5')
-    with pytest.raises(ValueError, match='CGH run'):
+    with raises_stating(ValueError, scalars_file, "['loss_x']"):
         plot_loss_terms(scalars_file, terms=('loss_x', ))
     no_health = tmp_path / 'no_health.json'
     no_health.write_text(json.dumps(dict(lr=0.1, loss=1.0, step=1)) + '\n')
-    with pytest.raises(ValueError, match='CGH run'):
+    with raises_stating(ValueError, no_health, 'health/'):
         plot_health(str(no_health))
 
 

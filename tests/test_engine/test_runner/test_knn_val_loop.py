@@ -15,6 +15,7 @@ from mmpretrain.utils import load_json_log
 
 from cgh_mm.engine.runner import gather_features
 from cgh_mm.runtime.scalar_logs import find_scalars_file, scalar_series
+from tests.helpers import raises_stating
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +109,7 @@ def test_knn_val_loop_needs_a_memory_metric(tmp_path, tiny_cgh_cfg):
         val_cfg=dict(type='KNNValLoop',
                      memory_dataloader=_loader([dict(type='PackInputs')], shuffle=False)),
         default_scope='mmpretrain')
-    with pytest.raises(ValueError, match='WeightedKNNAccuracy'):
+    with raises_stating(ValueError, 'KNNValLoop', 'val_evaluator', "type='WeightedKNNAccuracy'"):
         runner.val_loop  # noqa: B018  (built lazily)
 
 

@@ -1,10 +1,10 @@
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
 
 from cgh_mm.evaluation import WeightedKNNAccuracy
+from tests.helpers import raises_stating
 
 
 def _clusters(n: int, centres: torch.Tensor, noise: float = 0.05):
@@ -37,11 +37,12 @@ def test_shuffled_memory_labels_score_near_chance():
 
 
 def test_errors_name_the_fix():
-    with pytest.raises(ValueError, match='k >= 1'):
+    with raises_stating(ValueError, 'k >= 1', 'k=0'):
         WeightedKNNAccuracy(k=0)
     metric = WeightedKNNAccuracy()
-    with pytest.raises(ValueError, match=r'features \(M, D\)'):
+    with raises_stating(ValueError, '(M, D)', '(M,)', '(5, 3)', '(4,)'):
         metric.set_memory_bank(torch.randn(5, 3), torch.zeros(4))
     metric.process(None, [dict(feature=torch.randn(3), gt_label=torch.tensor([1]))])
-    with pytest.raises(RuntimeError, match='KNNValLoop'):
+    with raises_stating(RuntimeError, "type='KNNValLoop'", 'memory_dataloader',
+                        'set_memory_bank'):
         metric.evaluate(size=1)

@@ -62,8 +62,9 @@ def test_one_queue_layout_in_memory_and_checkpoints(tiny_cgh_cfg):
     for name in ('global_queue', 'hypercolumn_queue', 'queue_ptr'):
         assert torch.equal(getattr(other, name), state[name]), name
         assert torch.equal(other.state_dict()[name], model.state_dict()[name]), name
-    with pytest.raises(RuntimeError, match='global_queue'):
-        other.load_state_dict(dict(state, global_queue=state['global_queue'].T))
+    transposed = state['global_queue'].T
+    with raises_stating(RuntimeError, 'global_queue', str(list(transposed.shape))):
+        other.load_state_dict(dict(state, global_queue=transposed))
 
 
 def test_pointer_wraps_around(tiny_cgh_cfg):
@@ -174,11 +175,14 @@ def test_queue_not_a_multiple_of_the_global_batch(tiny_cgh_cfg):
 
 
 def test_bad_constructor_arguments(tiny_cgh_cfg):
-    with pytest.raises(ValueError, match='teacher_momentum'):
+    # each: the setting, the value given, what is allowed
+    with raises_stating(ValueError, 'teacher_momentum', '[0, 1)', 'got 1.5'):
         MODELS.build(dict(tiny_cgh_cfg, teacher_momentum=1.5))
-    with pytest.raises(ValueError, match='queue_dtype'):
+    with raises_stating(ValueError, 'queue_dtype', "'int8'", "'float32'", "'bfloat16'"):
         MODELS.build(dict(tiny_cgh_cfg, queue_dtype='int8'))
-    with pytest.raises(ValueError, match='feat_dim=16'):
+    # the two dimensions and the setting that makes them agree
+    neck_dim = tiny_cgh_cfg['neck']['out_channels']
+    with raises_stating(ValueError, 'feat_dim=16', f'{neck_dim}-d', 'out_channels'):
         build(tiny_cgh_cfg, feat_dim=16).loss(views(), None)
 
 
@@ -230,10 +234,12 @@ def test_global_teaching_builds_no_hypercolumn_branch(tiny_cgh_cfg):
 def test_teaching_and_hypercolumn_neck_must_agree(tiny_cgh_cfg):
     mixed = global_only(tiny_cgh_cfg)
     mixed['hypercolumn_neck'] = tiny_cgh_cfg['hypercolumn_neck']
-    with pytest.raises(ValueError, match='hypercolumn_neck=None'):
+    # the two settings that disagree, and the values that agree
+    with raises_stating(ValueError, "head.teaching='global'", 'model.hypercolumn_neck=None'):
         MODELS.build(mixed)
     missing = dict(copy.deepcopy(tiny_cgh_cfg), hypercolumn_neck=None)
-    with pytest.raises(ValueError, match="teaching='global'"):
+    with raises_stating(ValueError, "head.teaching='cross'", 'model.hypercolumn_neck',
+                        "teaching='global'", 'HypercolumnNeck'):
         MODELS.build(missing)
 
 

@@ -90,7 +90,7 @@ def test_temperatures_are_constructor_arguments():
     other = head(teacher_global_temp=0.5).loss(sg, sh, tg, th, qg, qh)
     assert other['loss_hyper'].item() != pytest.approx(default['loss_hyper'].item())
     assert other['loss_global'].item() == pytest.approx(default['loss_global'].item())
-    with pytest.raises(ValueError, match='student_global_temp'):
+    with raises_stating(ValueError, 'student_global_temp', 'got 0.0'):
         head(student_global_temp=0.0)
 
 
@@ -227,9 +227,10 @@ def test_alpha_is_a_constructor_argument_and_teaching_is_checked():
     out = control.loss(sg, sh, tg, th, qg, qh)
     assert out['loss_hyper'].item() == 0 and out['loss_global'].item() == 0
     assert out['loss_nce'].item() > 0
-    with pytest.raises(ValueError, match='teaching'):
+    # the setting, the value given, the values allowed
+    with raises_stating(ValueError, 'teaching', "'hyper'", "'cross'", "'same'", "'global'"):
         head(teaching='hyper')
-    with pytest.raises(ValueError, match='alpha'):
+    with raises_stating(ValueError, 'alpha', '[0, 1]', 'got 1.5'):
         MODELS.build(dict(type='CrossContextHead', alpha=1.5))
 
 

@@ -83,5 +83,6 @@ def test_channel_mismatch_names_stage_shape_and_expectation():
 
 
 def test_config_length_mismatch():
-    with pytest.raises(ValueError, match='one channel count per selected stage'):
+    # both settings with their values: one channel count per stage index
+    with raises_stating(ValueError, '`in_channels` (256,)', '`stage_indices` (0, 1)'):
         MODELS.build(dict(type='HypercolumnNeck', in_channels=(256, ), stage_indices=(0, 1)))

@@ -1,10 +1,10 @@
 import pickle
 
-import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
 from cgh_mm.runtime.hooks import CheckpointGlobalsHook
+from tests.helpers import raises_stating
 
 
 def test_the_hook_allows_the_classes_for_the_run_only(tmp_path):
@@ -13,7 +13,7 @@ def test_the_hook_allows_the_classes_for_the_run_only(tmp_path):
     path = tmp_path / 'hub.pth'
     torch.save(dict(buffer=buffer), path)
     before = set(map(repr, torch.serialization.get_safe_globals()))  # a set in torch
-    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+    with raises_stating(pickle.UnpicklingError, 'HistoryBuffer'):
         torch.load(path, weights_only=True)  # what mmengine's resume does
     hook = CheckpointGlobalsHook()
     hook.before_run(None)

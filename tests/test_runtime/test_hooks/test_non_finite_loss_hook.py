@@ -6,7 +6,7 @@ from mmengine.runner import Runner
 
 from cgh_mm.runtime import load_checkpoint_safely
 from cgh_mm.runtime.hooks import NonFiniteLossError
-from tests.helpers import tiny_runner_cfg
+from tests.helpers import raises_stating, tiny_runner_cfg
 
 
 @pytest.mark.slow
@@ -75,6 +75,8 @@ def test_ranks_agree_only_where_a_checkpoint_may_follow(monkeypatch):
     runner.iter = 6
     hook.after_train_iter(runner, 6, outputs={'loss': None})  # no save after it: no check
     runner.iter = 7
-    with pytest.raises(NonFiniteLossError, match='another rank'):
+    hub.update_info('last_ckpt', 'work/iter_4.pth')
+    # where (another rank: none of this rank's terms) and the restart from the last checkpoint
+    with raises_stating(NonFiniteLossError, 'another rank', 'load_from=work/iter_4.pth'):
         hook.after_train_iter(runner, 7, outputs={'loss': None})
     assert reduced_at == [3, 7]

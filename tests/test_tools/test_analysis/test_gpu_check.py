@@ -13,7 +13,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tests.helpers import load_tool
+from tests.helpers import load_tool, raises_stating
 
 from ..dist_helpers import REPO, tool_env
 
@@ -33,7 +33,8 @@ def test_dry_run_runs_every_section_on_the_cpu_as_a_user_runs_it():
                           text=True, timeout=300)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    assert 'DRY RUN' in out and 'ViewAugmentDataPreprocessor, channels_last=True' in out
+    assert 'DRY RUN' in out and 'ViewAugmentDataPreprocessor' in out
+    assert 'channels_last=True' in out
     titles = re.findall(r'^== (.+)$', out, flags=re.M)
     assert titles == ['training step', 'largest batch', 'loader', 'AMP error', 'ranks']
     # 3 settings x 3 models, batches of 8, no peak memory on the CPU
@@ -49,7 +50,8 @@ def test_dry_run_runs_every_section_on_the_cpu_as_a_user_runs_it():
     # decode, crop and flip on the CPU; no colour transform (those run on the device)
     assert pipeline == ('LoadImageFromFileChecked, MultiView(ContiguousRandomResizedCrop+'
                         'RandomFlip | ContiguousRandomResizedCrop+RandomFlip), PackInputs')
-    assert 'batch of 8: 2 uint8 views, 2.41 MB' in out
+    batch_line = re.search(r'^batch of 8: .*$', out, flags=re.M).group(0)
+    assert '2 uint8 views' in batch_line and '2.41 MB' in batch_line
     for dtype in ('float16', 'bfloat16'):
         number = r'(\d\.\de[+-]\d\d)'
         errors = re.search(rf'AMP {dtype}, relative error vs float32: views {number}, student '
@@ -59,8 +61,10 @@ def test_dry_run_runs_every_section_on_the_cpu_as_a_user_runs_it():
         # real embeddings: autocast changes them (unit vectors fed to the head would not)
         assert 0 < float(errors.group(2)) < 0.5 and float(errors.group(4)) < 0.5
     # 3 steps x 2 ranks x 8 images written into queues of 64
-    assert re.search(r'2 ranks \(gloo\), 3 DDP train steps: queues, pointer \(48\) and '
-                     r'teacher equal on every rank', out)
+    ranks = re.search(r'^2 ranks .*$', out, flags=re.M).group(0)
+    for fact in ('gloo', '3 DDP train steps', 'pointer (48)', 'equal'):
+        assert fact in ranks, (fact, ranks)
+    assert 'DIFFERENT' not in ranks
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal without CUDA')
@@ -68,7 +72,7 @@ def test_without_cuda_it_says_it_needs_cuda_and_what_to_run_instead():
     with pytest.raises(SystemExit) as exit_info:
         load_tool(TOOL).main([])
     message = str(exit_info.value.code)
-    assert 'needs a CUDA GPU' in message and torch.__version__ in message
+    assert 'torch.cuda.is_available()' in message and torch.__version__ in message
     assert '--dry-run' in message and 'tools/analysis/benchmark.py --device cpu' in message
 
 
@@ -146,15 +150,17 @@ def test_largest_batch_stops_where_the_step_no_longer_fits(error):
 
 def test_largest_batch_raises_other_errors_and_engine_errors_at_the_start():
     tool = load_tool(TOOL)
-    with pytest.raises(RuntimeError, match='expected scalar type'):
+    # raised as it came, its message whole
+    with raises_stating(RuntimeError, 'expected scalar type Half'):
         tool.largest_batch(lambda b: Step(b, 8, RuntimeError('expected scalar type Half')),
                            start=4, limit=64, device=CPU)
     # no engine at the first batch: a cuDNN problem, not the memory limit
-    with pytest.raises(RuntimeError, match='unable to find an engine'):
+    with raises_stating(RuntimeError, 'GET was unable to find an engine to execute'):
         tool.largest_batch(
             lambda b: Step(b, 4, RuntimeError('GET was unable to find an engine to execute')),
             start=4, limit=64, device=CPU)
-    with pytest.raises(RuntimeError, match='even a batch of 4 does not fit'):
+    # the smallest batch tried, the device, and why it failed
+    with raises_stating(RuntimeError, 'batch of 4', CPU, 'CUDA out of memory'):
         tool.largest_batch(lambda b: Step(b, 4, torch.OutOfMemoryError('CUDA out of memory')),
                            start=4, limit=64, device=CPU)
     batch, *_, failure = tool.largest_batch(lambda b: Step(b, 10**6, None), start=4, limit=16,

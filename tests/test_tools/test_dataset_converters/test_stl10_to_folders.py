@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import load_tool
+from tests.helpers import load_tool, raises_stating
 
 from ..dist_helpers import REPO, tool_env
 
@@ -87,5 +87,5 @@ def test_reader_functions(tmp_path):
     images = tool.read_stl10_images(str(tmp_path / 'src' / 'test_X.bin'))
     assert images.shape == (2, 96, 96, 3)
     np.testing.assert_array_equal(images, data['test'])
-    with pytest.raises(ValueError, match='2 labels for 5 images'):
+    with raises_stating(ValueError, tmp_path / 'src' / 'test_y.bin', '2 labels', '5 images'):
         tool.read_stl10_labels(str(tmp_path / 'src' / 'test_y.bin'), 5, 3)

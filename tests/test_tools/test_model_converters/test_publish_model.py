@@ -9,7 +9,7 @@ from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
-from tests.helpers import TOOLS, load_tool
+from tests.helpers import TOOLS, load_tool, raises_stating
 
 publish_model = load_tool(os.path.join(TOOLS, 'model_converters', 'publish_model.py'))
 main, publish, strip_checkpoint = (publish_model.main, publish_model.publish,
@@ -84,9 +84,10 @@ def test_same_weights_give_the_same_name(training_checkpoint, tmp_path):
 
 def test_bad_inputs_are_named(training_checkpoint, tmp_path):
     _, path = training_checkpoint
-    with pytest.raises(ValueError, match='YYYYMMDD'):
+    with raises_stating(ValueError, '--date', "'2026-11-27'", 'YYYYMMDD'):
         publish(path, str(tmp_path / 'out'), date='2026-11-27')
-    with pytest.raises(FileNotFoundError, match='missing.pth'):
+    with raises_stating(FileNotFoundError, tmp_path / 'missing.pth'):
         publish(str(tmp_path / 'missing.pth'), str(tmp_path / 'out'))
-    with pytest.raises(KeyError, match='state_dict'):
+    # the key it needs, the keys it found, and a checkpoint that has it
+    with raises_stating(KeyError, 'state_dict', 'model', 'epoch_200.pth'):
         strip_checkpoint({'model': {}})

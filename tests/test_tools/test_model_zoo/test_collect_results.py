@@ -124,7 +124,7 @@ def test_killed_run_is_refused_and_nothing_is_written(zoo, tmp_path, monkeypatch
     metafile.write_text(yaml.safe_dump(tiny_metafile(), sort_keys=False))
     readme.write_text(README)
     monkeypatch.setattr(collect_results, 'ROOT', str(zoo[0]))
-    with pytest.raises(ValueError, match='not collected'):
+    with raises_stating(ValueError, work_dir, 'Saving checkpoint at 1 epochs'):
         main([work_dir, '--metafile', str(metafile), '--readme', str(readme)])
     assert yaml.safe_load(metafile.read_text()) == tiny_metafile()
     assert readme.read_text() == README
@@ -234,11 +234,14 @@ def test_hardware_from_a_gpu_log_header():
 def test_errors_name_the_problem(tmp_path):
     with raises_stating(FileNotFoundError, str(tmp_path)):
         collect_run(str(tmp_path), tiny_metafile())
-    with pytest.raises(KeyError, match='no_such_config'):
+    # the name asked for, the names there are, the option that picks another
+    with raises_stating(KeyError, "'no_such_config'", NAME, '--name'):
         update_metafile(tiny_metafile(), 'no_such_config', [])
-    with pytest.raises(ValueError, match='markers'):
+    with raises_stating(ValueError, 'results:TABLE:start', 'results:TABLE:end'):
         update_readme('# no tables here\n', {'Models': []})
-    with pytest.raises(ValueError, match='METRIC_NAMES'):
+    # the unknown key, the known ones, and where to add it
+    with raises_stating(ValueError, "'mystery/score'", "'knn/top1'", 'METRIC_NAMES',
+                        'tools/model_zoo/collect_results.py'):
         results_from_metrics('val', {'mystery/score': 1.0}, 'COCO')
 
 

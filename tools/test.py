@@ -6,12 +6,13 @@ downstream config, e.g. a linear probe); a pretraining config has none.
 import argparse
 
 import mmengine
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
 from cgh_mm.runtime import check_checkpoint_file
 from cgh_mm.runtime.launch import (
+    CfgOptions,
     apply_launch_args,
     destroy_distributed,
     parse_launch_args,
@@ -27,7 +28,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='file to write predictions or metrics to (.pkl/.json)')
     parser.add_argument('--out-item', choices=['metrics', 'pred'],
                         help='what --out holds (default: predictions)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help='override config settings, key=value pairs (no spaces)')
     parser.add_argument('--amp', action='store_true', help='mixed precision test')
     args = parse_launch_args(parser)

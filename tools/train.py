@@ -9,7 +9,7 @@ import socket
 import time
 from typing import Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.device import get_device
 from mmengine.runner import Runner
 
@@ -22,6 +22,7 @@ from cgh_mm.runtime import (
     load_checkpoint_safely,
 )
 from cgh_mm.runtime.launch import (
+    CfgOptions,
     apply_launch_args,
     destroy_distributed,
     parse_launch_args,
@@ -44,7 +45,7 @@ def parse_args() -> argparse.Namespace:
                         help='scale the learning rate linearly with the total batch')
     parser.add_argument('--tensorboard', action='store_true',
                         help='also log to TensorBoard (work_dir/<run>/vis_data)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help='override config settings, key=value pairs (no spaces)')
     return parse_launch_args(parser)
 

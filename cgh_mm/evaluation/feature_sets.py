@@ -7,10 +7,11 @@ import io
 from typing import Dict, Optional, Union
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from torch import Tensor
 
 from ..runtime import load_backbone_weights, load_checkpoint_safely, write_file_atomically
+from ..runtime.launch import CfgOptions
 from .features import extract_features
 
 FEATURE_KEYS = ('train_features', 'train_labels', 'test_features', 'test_labels')
@@ -142,7 +143,7 @@ def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--num-workers', type=int,
                         help="loader worker processes (default: the dataloader's num_workers)")
     parser.add_argument('--out', help='write the results to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help='override config settings, key=value pairs')
 
 

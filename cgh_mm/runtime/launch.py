@@ -1,38 +1,44 @@
-"""What ``tools/train.py`` and ``tools/test.py`` do around a Runner: the launcher and work
-dir arguments, ``--cfg-options`` values that mmengine would change, distributed runs on
-machines without a GPU, and the process group's end."""
+"""What the tools do around a Runner: the launcher and work dir arguments, ``--cfg-options``
+values that mmengine would change, distributed runs on machines without a GPU, and the
+process group's end."""
 import argparse
 import gc
 import os
 import os.path as osp
 import re
-import sys
 from typing import Any, List
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 
 def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Add ``--launcher`` and torchrun's ``--local-rank``, parse the command line,
-    export ``LOCAL_RANK`` for mmengine, and refuse ``--cfg-options`` values with
-    spaces in paths, which mmengine's DictAction would silently drop."""
+    """Add ``--launcher`` and torchrun's ``--local-rank``, parse the command line and
+    export ``LOCAL_RANK`` for mmengine."""
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
-    spaced = [arg for arg in sys.argv[1:] if not arg.startswith('-') and '=' in arg
-              and space_is_lost(arg.split('=', 1)[1])]
-    if spaced:
-        parser.error(f'--cfg-options {spaced[0]!r}: mmengine removes every space from '
-                     'option values, so this value would become '
-                     f'{spaced[0].split("=", 1)[1].replace(" ", "")!r}. Use a value without '
-                     'spaces; for a path, e.g. a symbolic link: ln -s "PATH WITH SPACES" '
-                     '/tmp/data')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+class CfgOptions(DictAction):
+    """``--cfg-options key=value ...`` as mmengine's ``DictAction`` parses them, refusing a
+    value whose spaces it would drop (``data_root=my imgs`` would become ``myimgs``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        for pair in values:
+            value = pair.split('=', 1)[1] if '=' in pair else ''
+            if space_is_lost(value):
+                parser.error(
+                    f'{option_string} {pair!r}: mmengine removes every space from option '
+                    f'values, so this value would become {value.replace(" ", "")!r}. Use a '
+                    'value without spaces; for a path, e.g. a symbolic link: '
+                    'ln -s "PATH WITH SPACES" /tmp/data')
+        super().__call__(parser, namespace, values, option_string)
 
 
 def space_is_lost(value: str) -> bool:

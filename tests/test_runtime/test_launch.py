@@ -1,5 +1,7 @@
 """cgh_mm/runtime/launch.py: what tools/train.py and tools/test.py do around a Runner."""
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -8,6 +10,7 @@ from mmengine.config import Config
 
 from cgh_mm.runtime.launch import destroy_distributed, find_sync_bn, prepare_cpu_distributed
 from tests.helpers import SYNTHETIC_CONFIG, raises_stating
+from tests.test_tools.dist_helpers import REPO
 
 
 def test_sync_bn_on_cpu_is_refused_with_the_fix(monkeypatch):
@@ -53,3 +56,18 @@ def test_destroy_distributed_joins_the_threads_of_a_group_held_in_a_cycle():
     destroy_distributed()
     assert not dist.is_initialized()
     assert thread_count() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('tool', ['tools/analysis/param_count.py',
+                                  'tools/analysis/knn_eval.py',
+                                  'tools/analysis/cluster_eval.py',
+                                  'tools/analysis/visualize_relations.py'])
+def test_every_tool_refuses_cfg_options_whose_spaces_mmengine_would_drop(tool):
+    # a relative data_root with a space would fail later as `myimgs/`
+    proc = subprocess.run(
+        [sys.executable, str(REPO / tool), 'any_config.py', '--cfg-options',
+         'train_dataloader.dataset.data_root=my imgs'],
+        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # argparse's usage error
+    assert "'myimgs'" in proc.stderr and 'ln -s' in proc.stderr

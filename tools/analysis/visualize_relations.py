@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
@@ -26,6 +26,7 @@ from tqdm import tqdm
 from cgh_mm.models.utils import relation_logits
 from cgh_mm.runtime import load_checkpoint_safely, write_file_atomically
 from cgh_mm.runtime.backbone_weights import load_state_dict_strictly, state_dict_of
+from cgh_mm.runtime.launch import CfgOptions
 
 
 # Agreement of two relation distributions ``(N, K)`` over the same queue slots.
@@ -150,7 +151,7 @@ def main() -> None:
     parser.add_argument('--topk', type=int, default=10, help='k of the top-k overlap')
     parser.add_argument('--plot-slots', type=int, default=50, help='slots shown per relation')
     parser.add_argument('--out-dir', default='work_dirs/relations')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions)
     args = parser.parse_args()
     if min(args.num_images, args.topk, args.plot_slots) < 1:
         parser.error('--num-images, --topk and --plot-slots must be >= 1')

@@ -15,7 +15,9 @@ TEACHING = ('cross', 'same', 'global')  # who teaches whom: see CrossContextHead
 
 @MODELS.register_module()
 class CrossContextHead(BaseModule):
-    """Cross-context losses of CGH, and the health of their targets.
+    """Gives CGH its losses: both cross-context relational losses and the InfoNCE warm-up.
+
+    It also computes the health of their targets, for the log.
 
     The teacher's global relations teach the student's hypercolumn relations
     (``loss_hyper``) and the teacher's hypercolumn relations teach the student's

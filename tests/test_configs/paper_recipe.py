@@ -1,6 +1,6 @@
-"""The paper's recipe (Gao, Feng & Patras, WACV 2024, and the settings of its reference
-code), as /work/shared/design/cgh-spec.md states it: the values the recipe configs are
-checked against, stated once here."""
+"""The paper's recipe (Gao, Feng & Patras, WACV 2024, arXiv 2308.13392, and the ImageNet
+settings of its reference code, github.com/zaczgao/Cross-Context_Learning): the values the
+recipe configs are checked against, stated once here."""
 
 SPEC = dict(
     # pretraining on ImageNet, total batch 256

@@ -15,6 +15,7 @@ from .checkpoint import (
     find_resume_checkpoint,
     list_checkpoints,
     load_checkpoint_safely,
+    resume_of,
     write_file_atomically,
 )
 from .hooks import *  # noqa: F403

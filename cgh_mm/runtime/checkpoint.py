@@ -168,6 +168,21 @@ def check_checkpoint_paths(cfg: Mapping) -> None:
                 'deletes them), or train/convert one first.') from None
 
 
+def resume_of(runner: Any) -> Tuple[bool, Optional[str]]:
+    """``(resume, load_from)`` of an mmengine Runner: whether it resumes a run, and the
+    checkpoint it was given (None: mmengine's lookup in the work dir, or no checkpoint).
+
+    A Runner built from a config (``Runner.from_cfg``) has them in its config, ``runner.cfg``,
+    read here. One built without (``Runner(..., resume=True, load_from=PATH)``) has an empty
+    ``runner.cfg``: then each key the config does not hold is read from the Runner's private
+    ``_resume`` and ``_load_from`` (mmengine 0.10), as mmengine offers no public way to tell.
+    """
+    cfg = getattr(runner, 'cfg', None) or {}
+    resume = cfg['resume'] if 'resume' in cfg else getattr(runner, '_resume', False)
+    load_from = cfg['load_from'] if 'load_from' in cfg else getattr(runner, '_load_from', None)
+    return bool(resume), load_from
+
+
 def checkpoint_folder(work_dir: str, out_dir: Optional[str] = None) -> str:
     """The folder the checkpoint hook writes to: the work dir, or with ``out_dir`` (the
     hook's argument) ``out_dir/<name of the work dir>``, as mmengine's ``CheckpointHook``."""

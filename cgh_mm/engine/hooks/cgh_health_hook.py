@@ -10,6 +10,7 @@ from mmpretrain.engine.hooks import WarmupParamHook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
+from ...runtime import resume_of
 from .view_pairing import view_pairing_problems
 
 
@@ -74,7 +75,8 @@ class CGHHealthHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get('meta', {})
-        if not runner.cfg.get('resume', False) or 'batch_size' not in meta:
+        resume, load_from = resume_of(runner)
+        if not resume or 'batch_size' not in meta:
             return
         saved_batch, saved_world = meta['batch_size'], meta['world_size']
         batch, world = _batch_size(runner.train_dataloader), get_world_size()
@@ -85,7 +87,7 @@ class CGHHealthHook(Hook):
                 f'{saved_global // world}), or ' if saved_global % world == 0 else '')
         raise ValueError(
             '--resume: the checkpoint '
-            f'({runner.cfg.get("load_from") or f"the latest of {runner.work_dir}"}) was written '
+            f'({load_from or f"the latest of {runner.work_dir}"}) was written '
             f'with a global batch of {saved_global} ({_split(saved_world, saved_batch)}), this '
             f'run has {batch * world} ({_split(world, batch)}). Its iteration count, position '
             'in the epoch, learning-rate and warm-up schedules (counted in iterations) and queue '

@@ -167,7 +167,7 @@ def resume_mismatch(meta: Dict[str, Any], current: Dict[str, Any],
     """:func:`resume_differences` between a checkpoint's ``meta`` (its ``cfg`` text, as
     mmengine saves it) and the run's config ``current`` (a dict); the seed is compared
     with the one the checkpoint ran with (``meta['seed']``) unless the run leaves it to
-    the checkpoint (``randomness.seed=None``)."""
+    the checkpoint (``randomness.seed=None``). ``allowed``: patterns, or one as a string."""
     allowed = [allowed] if isinstance(allowed, str) else list(allowed)
     refused: List[str] = []
     restored: List[str] = []

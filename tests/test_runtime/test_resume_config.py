@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 
 import cgh_mm.models  # noqa: F401  (the head's defaults are looked up in the registry)
-from cgh_mm.runtime.resume_config import config_from_text, resume_differences
+from cgh_mm.runtime.resume_config import config_from_text, resume_differences, resume_mismatch
 from tests.helpers import REPO, SYNTHETIC_CONFIG
 
 
@@ -46,6 +46,17 @@ def test_resume_differences_refuse_what_changes_training():
     current = synthetic(**{'model.hypercolumn_neck.in_channels': [256, 512],
                            'model.head.teaching': 'cross'}).to_dict()
     assert resume_differences(saved, current) == ([], [])
+
+
+def test_resume_mismatch_takes_the_allowed_keys_as_a_list_or_one_string():
+    saved = synthetic()
+    current = synthetic(**{'model.head.teaching': 'same', 'randomness.seed': 5}).to_dict()
+    meta = dict(cfg=saved.pretty_text, seed=0)
+    assert resume_mismatch(meta, current)[0] == [
+        'randomness.seed: 0 -> 5', "model.head.teaching: 'cross' (default) -> 'same'"]
+    for allowed in ('model.head', ['model.head']):  # e.g. resume_may_change='model.head'
+        assert resume_mismatch(meta, current, allowed)[0] == ['randomness.seed: 0 -> 5']
+    assert resume_mismatch(meta, current, ['model.head', 'randomness.seed']) == ([], [])
 
 
 def head_config(scope: str, head: str, **arguments) -> dict:

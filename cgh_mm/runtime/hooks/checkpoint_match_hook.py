@@ -58,8 +58,7 @@ class CheckpointMatchHook(Hook):
 
     def __init__(self, ignore_keys: tuple = (), resume_may_change: Sequence[str] = ()) -> None:
         self.ignore_keys = [re.compile(pattern) for pattern in ignore_keys]
-        self.resume_may_change = [resume_may_change] if isinstance(resume_may_change, str) \
-            else list(resume_may_change)
+        self.resume_may_change = resume_may_change  # one key as a string too: resume_mismatch
 
     def before_run(self, runner) -> None:
         # tools/train.py names the checkpoint (load_from); a Runner left to mmengine's

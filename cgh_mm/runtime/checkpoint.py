@@ -204,8 +204,13 @@ def list_checkpoints(folder: str) -> List[str]:
     return sorted(glob.glob(osp.join(glob.escape(folder), '*.pth')), key=_natural_key)
 
 
-def _same_folder(a: str, b: str) -> bool:
-    return osp.realpath(a) == osp.realpath(b)
+def rebased_path(path: str, folder: str) -> str:
+    """``path`` if it is in ``folder`` (by real path: links resolved), else the path of
+    its name in ``folder``: where a checkpoint recorded in another folder (that of a
+    copied or moved work dir) is in this one."""
+    if osp.realpath(osp.dirname(path)) == osp.realpath(folder):
+        return path
+    return osp.join(folder, osp.basename(path))
 
 
 def find_resume_checkpoint(work_dir: str,
@@ -246,9 +251,9 @@ def find_resume_checkpoint(work_dir: str,
     with open(pointer) as f:
         named = f.read().strip()
     named = osp.join(work_dir, named) if named and not osp.isabs(named) else named
-    if '://' in named or _same_folder(osp.dirname(named), folder):
+    local = named if '://' in named else rebased_path(named, folder)
+    if local == named:
         return named, f'{pointer} names it'
-    local = osp.join(folder, osp.basename(named))
     if osp.isfile(local):
         return local, (f'{pointer} names {named}, a checkpoint of another folder (this work '
                        'dir was copied or moved from there); this work dir\'s own copy of it '

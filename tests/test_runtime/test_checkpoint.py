@@ -18,6 +18,7 @@ from cgh_mm.runtime import (
     checkpoint_folder,
     find_resume_checkpoint,
     load_checkpoint_safely,
+    rebased_path,
     resume_of,
     write_file_atomically,
 )
@@ -233,6 +234,15 @@ def test_checkpoints_without_last_checkpoint_are_listed_not_guessed(tmp_path, na
     message = str(info.value)
     assert all(name in message for name in names)
     assert 'last_checkpoint' in message and f'--resume {run}{os.sep}' in message
+
+
+def test_a_path_of_another_folder_is_rebased_by_its_name(tmp_path):
+    (tmp_path / 'run').mkdir()
+    os.symlink(tmp_path / 'run', tmp_path / 'link')
+    path = str(tmp_path / 'run' / 'epoch_2.pth')
+    assert rebased_path(path, str(tmp_path / 'run')) == path
+    assert rebased_path(path, str(tmp_path / 'link')) == path  # the same folder
+    assert rebased_path(path, str(tmp_path / 'copy')) == str(tmp_path / 'copy' / 'epoch_2.pth')
 
 
 def test_checkpoint_folder_follows_the_hook_out_dir(tmp_path):

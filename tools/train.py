@@ -1,12 +1,9 @@
 """Train (pre-train) a model with an mmengine Runner, as mmpretrain's tools/train.py."""
 import argparse
-import fcntl
 import glob
 import os
 import os.path as osp
 import re
-import socket
-import time
 from typing import Optional
 
 from mmengine.config import Config
@@ -29,6 +26,7 @@ from cgh_mm.runtime.launch import (
     prepare_cpu_distributed,
 )
 from cgh_mm.runtime.resume_config import resume_mismatch, resume_refusal
+from cgh_mm.runtime.work_dir_lock import lock_folder
 
 
 def parse_args() -> argparse.Namespace:
@@ -165,27 +163,20 @@ def lock_work_dir(work_dir: str, launcher: str = 'none') -> Optional[int]:
     """
     if int(os.environ.get(_RANK_VARIABLES.get(launcher, ''), 0)) != 0:
         return None
-    path = osp.join(work_dir, '.lock')
+
+    def busy(holder: str) -> SystemExit:
+        return SystemExit(
+            f'the work dir {work_dir} is in use by another training ({holder}): two runs '
+            'in one work dir overwrite each other\'s checkpoints, last_checkpoint and logs. '
+            'Give this run its own --work-dir DIR, or wait until the other one ends (its '
+            'lock goes with its process, even when it is killed).')
+
     try:
-        os.makedirs(work_dir, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = lock_folder(work_dir, '.lock', busy)
     except OSError as err:
         raise SystemExit(f'the work dir {work_dir} is not writable ({err.strerror}: {err.filename})'
                          '; training would fail at its first log or checkpoint. Pass a '
                          'writable folder with --work-dir DIR.') from err
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 4096).decode(errors='replace').strip() or 'a process'
-        os.close(fd)
-        raise SystemExit(
-            f'the work dir {work_dir} is in use by another training ({holder}): two runs '
-            'in one work dir overwrite each other\'s checkpoints, last_checkpoint and logs. '
-            'Give this run its own --work-dir DIR, or wait until the other one ends (its '
-            'lock goes with its process, even when it is killed).') from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f'pid {os.getpid()} on {socket.gethostname()}, since '
-                 f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode())
     # The lock is ours: partial checkpoint files here are a dead writer's leftovers.
     stale = glob.glob(osp.join(work_dir, '.*.partial'))
     for leftover in stale:

@@ -153,13 +153,16 @@ def check_amp_device(cfg: Config) -> None:
 _RANK_VARIABLES = dict(pytorch='RANK', slurm='SLURM_PROCID', mpi='OMPI_COMM_WORLD_RANK')
 
 
-def lock_work_dir(work_dir: str, launcher: str = 'none') -> Optional[int]:
+def lock_work_dir(work_dir: str, launcher: str = 'none',
+                  ckpt_dir: Optional[str] = None) -> Optional[int]:
     """Refuse a work dir that another training is using, and hold it for this one.
 
     The first process of the job takes an exclusive ``flock`` on ``WORK_DIR/.lock`` and
     keeps it open: the lock lasts as long as the process, and the system releases it
     however the process ends (a kill included), so it is never left stuck. The file
-    names the holder. Returns the file descriptor (None on the other ranks).
+    names the holder. Then it removes the partial files that a killed save left in the
+    work dir and in the run's checkpoint folder ``ckpt_dir`` (:func:`checkpoint_dir`).
+    Returns the file descriptor (None on the other ranks).
     """
     if int(os.environ.get(_RANK_VARIABLES.get(launcher, ''), 0)) != 0:
         return None
@@ -177,13 +180,15 @@ def lock_work_dir(work_dir: str, launcher: str = 'none') -> Optional[int]:
         raise SystemExit(f'the work dir {work_dir} is not writable ({err.strerror}: {err.filename})'
                          '; training would fail at its first log or checkpoint. Pass a '
                          'writable folder with --work-dir DIR.') from err
-    # The lock is ours: partial checkpoint files here are a dead writer's leftovers.
-    stale = glob.glob(osp.join(work_dir, '.*.partial'))
-    for leftover in stale:
-        os.remove(leftover)
-    if stale:
-        print(f'removed {len(stale)} partial file(s) of an interrupted save in {work_dir}: '
-              f'{", ".join(map(osp.basename, stale))}')
+    # The lock is ours: partial files of this run's saves are a dead writer's leftovers.
+    for folder in dict.fromkeys(osp.abspath(f) for f in (work_dir, ckpt_dir or work_dir)
+                                if '://' not in f):  # a remote out_dir: not ours to list
+        stale = glob.glob(osp.join(glob.escape(folder), '.*.partial'))
+        for leftover in stale:
+            os.remove(leftover)
+        if stale:
+            print(f'removed {len(stale)} partial file(s) of an interrupted save in {folder}: '
+                  f'{", ".join(map(osp.basename, stale))}')
     return fd
 
 
@@ -192,7 +197,7 @@ def main() -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     check_checkpoint_paths(cfg)
     check_amp_device(cfg)
-    lock_work_dir(cfg.work_dir, args.launcher)
+    lock_work_dir(cfg.work_dir, args.launcher, checkpoint_dir(cfg))
     check_resume(cfg)
     prepare_cpu_distributed(cfg, args.launcher)
     Runner.from_cfg(cfg).train()

@@ -100,7 +100,7 @@ def check_resume(cfg: Config) -> None:
     try:
         check_checkpoint_file(path)
     except (OSError, RuntimeError) as err:
-        others = sorted(set(glob.glob(osp.join(osp.dirname(path), '*.pth'))) - {path})
+        others = [other for other in list_checkpoints(osp.dirname(path)) if other != path]
         raise SystemExit(f'--resume: {err}\nOther checkpoints there: {", ".join(others) or "none"}'
                          '; resume from one with --resume PATH.') from err
     check_resume_settings(cfg, path)

@@ -149,9 +149,10 @@ def run_one(args: argparse.Namespace) -> None:
         cfg.train_dataloader.dataset.indices = args.smoke_iters * cfg.train_dataloader.batch_size
     # Before training: the memory bank must hold --memory-size images, else the record
     # would state another size than the run asked for. (The Runner seeds every generator
-    # when it is built, after this.)
+    # when it is built, after this.) The loaders evaluate the run once it is trained.
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    available = len(final_loaders(cfg, args.memory_size)[0].dataset)
+    loaders = final_loaders(cfg, args.memory_size)
+    available = len(loaders[0].dataset)
     if available < args.memory_size:
         sys.exit(f'--memory-size {args.memory_size}: the kNN memory set of {args.config} '
                  f'has {available} images; give --memory-size {available} or less.')
@@ -171,7 +172,6 @@ def run_one(args: argparse.Namespace) -> None:
     if args.method == 'raw-pixels':
         model = SimpleNamespace(backbone=torch.nn.Flatten(),
                                 data_preprocessor=runner.model.data_preprocessor)
-    loaders = final_loaders(cfg, args.memory_size)
     num_classes = len(loaders[0].dataset.metainfo['classes'])
     result.update(evaluate(model, *loaders, num_classes), **{f'knn_{k}': v for k, v in
                                                              KNN.items()})

@@ -67,6 +67,7 @@ class CGHHealthHook(Hook):
         self.window = window
         self._flat_iters = {name: 0 for name in STUDENT_CONTEXT}
         self._batch_size: Optional[int] = None
+        self._nce_log_restarted = False
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         # What a resume must keep: the queue pointer and the iteration counts follow it.
@@ -98,6 +99,7 @@ class CGHHealthHook(Hook):
             'optimizer and schedule) and a global batch that divides its queue pointer.')
 
     def before_train(self, runner) -> None:
+        self._nce_log_restarted = False
         cfg = getattr(runner, 'cfg', None)
         problems = view_pairing_problems(cfg, self.require_colour_augmentation) if cfg else []
         if problems:
@@ -162,10 +164,14 @@ class CGHHealthHook(Hook):
         # After the warm-up (WarmupParamHook, NORMAL priority, has set alpha) the head no
         # longer computes loss_nce: its log starts afresh (in its place in the log line),
         # or it would show the mean of a window of warm-up iterations next to alpha 1.
-        head = getattr(get_ori_model(runner.model), 'head', None)
-        scalars = runner.message_hub.log_scalars
-        if getattr(head, 'computes_nce', True) is False and 'train/loss_nce' in scalars:
-            scalars['train/loss_nce'] = HistoryBuffer()
+        # Once per run: at the first such iteration, also the first after a resume.
+        if not self._nce_log_restarted:
+            head = getattr(get_ori_model(runner.model), 'head', None)
+            if getattr(head, 'computes_nce', True) is False:
+                self._nce_log_restarted = True
+                scalars = runner.message_hub.log_scalars
+                if 'train/loss_nce' in scalars:
+                    scalars['train/loss_nce'] = HistoryBuffer()
         views = data_batch.get('inputs') if isinstance(data_batch, dict) else None
         size = None
         if isinstance(views, (list, tuple)) and views:  # default_collate: a batch per view

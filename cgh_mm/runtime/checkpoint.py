@@ -165,7 +165,8 @@ def check_checkpoint_paths(cfg: Mapping) -> None:
             raise type(err)(
                 f'the config key `{key}`: {err} Set `{key}` to an existing checkpoint (e.g. '
                 f'with --cfg-options {key}=PATH, a PATH without spaces: --cfg-options '
-                'deletes them), or train/convert one first.') from None
+                'refuses them, as mmengine would drop them), or train/convert one '
+                'first.') from None
 
 
 def resume_of(runner: Any) -> Tuple[bool, Optional[str]]:

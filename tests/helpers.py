@@ -2,6 +2,7 @@
 run in-process, errors checked for the facts they state, kernel counts and host syncs of a
 step."""
 import contextlib
+import copy
 import importlib.util
 import io
 import json
@@ -74,6 +75,17 @@ def tiny_runner_cfg(work_dir, max_epochs: int) -> Config:
     cfg.default_hooks.logger.interval = 1
     cfg.log_level = 'WARNING'
     return cfg
+
+
+def runner_without_config(cfg: Config, **arguments):
+    """``Runner(...)`` given what ``Runner.from_cfg(cfg)`` would pass it (``arguments``
+    replacing it) but not the config itself, as a script builds one: its ``cfg`` is empty."""
+    import inspect
+
+    from mmengine.runner import Runner
+    names = set(inspect.signature(Runner.__init__).parameters) - {'self', 'cfg'}
+    given = {name: copy.deepcopy(cfg[name]) for name in names if name in cfg}
+    return Runner(**dict(given, **arguments))
 
 
 def write_scalars(work_dir) -> str:

@@ -1,12 +1,9 @@
 """Train (pre-train) a model with an mmengine Runner, as mmpretrain's tools/train.py."""
 import argparse
-import fcntl
 import glob
 import os
 import os.path as osp
 import re
-import socket
-import time
 from typing import Optional
 
 from mmengine.config import Config
@@ -29,6 +26,7 @@ from cgh_mm.runtime.launch import (
     prepare_cpu_distributed,
 )
 from cgh_mm.runtime.resume_config import resume_mismatch, resume_refusal
+from cgh_mm.runtime.work_dir_lock import lock_folder
 
 
 def parse_args() -> argparse.Namespace:
@@ -102,7 +100,7 @@ def check_resume(cfg: Config) -> None:
     try:
         check_checkpoint_file(path)
     except (OSError, RuntimeError) as err:
-        others = sorted(set(glob.glob(osp.join(osp.dirname(path), '*.pth'))) - {path})
+        others = [other for other in list_checkpoints(osp.dirname(path)) if other != path]
         raise SystemExit(f'--resume: {err}\nOther checkpoints there: {", ".join(others) or "none"}'
                          '; resume from one with --resume PATH.') from err
     check_resume_settings(cfg, path)
@@ -155,44 +153,42 @@ def check_amp_device(cfg: Config) -> None:
 _RANK_VARIABLES = dict(pytorch='RANK', slurm='SLURM_PROCID', mpi='OMPI_COMM_WORLD_RANK')
 
 
-def lock_work_dir(work_dir: str, launcher: str = 'none') -> Optional[int]:
+def lock_work_dir(work_dir: str, launcher: str = 'none',
+                  ckpt_dir: Optional[str] = None) -> Optional[int]:
     """Refuse a work dir that another training is using, and hold it for this one.
 
     The first process of the job takes an exclusive ``flock`` on ``WORK_DIR/.lock`` and
     keeps it open: the lock lasts as long as the process, and the system releases it
     however the process ends (a kill included), so it is never left stuck. The file
-    names the holder. Returns the file descriptor (None on the other ranks).
+    names the holder. Then it removes the partial files that a killed save left in the
+    work dir and in the run's checkpoint folder ``ckpt_dir`` (:func:`checkpoint_dir`).
+    Returns the file descriptor (None on the other ranks).
     """
     if int(os.environ.get(_RANK_VARIABLES.get(launcher, ''), 0)) != 0:
         return None
-    path = osp.join(work_dir, '.lock')
+
+    def busy(holder: str) -> SystemExit:
+        return SystemExit(
+            f'the work dir {work_dir} is in use by another training ({holder}): two runs '
+            'in one work dir overwrite each other\'s checkpoints, last_checkpoint and logs. '
+            'Give this run its own --work-dir DIR, or wait until the other one ends (its '
+            'lock goes with its process, even when it is killed).')
+
     try:
-        os.makedirs(work_dir, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = lock_folder(work_dir, '.lock', busy)
     except OSError as err:
         raise SystemExit(f'the work dir {work_dir} is not writable ({err.strerror}: {err.filename})'
                          '; training would fail at its first log or checkpoint. Pass a '
                          'writable folder with --work-dir DIR.') from err
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 4096).decode(errors='replace').strip() or 'a process'
-        os.close(fd)
-        raise SystemExit(
-            f'the work dir {work_dir} is in use by another training ({holder}): two runs '
-            'in one work dir overwrite each other\'s checkpoints, last_checkpoint and logs. '
-            'Give this run its own --work-dir DIR, or wait until the other one ends (its '
-            'lock goes with its process, even when it is killed).') from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f'pid {os.getpid()} on {socket.gethostname()}, since '
-                 f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode())
-    # The lock is ours: partial checkpoint files here are a dead writer's leftovers.
-    stale = glob.glob(osp.join(work_dir, '.*.partial'))
-    for leftover in stale:
-        os.remove(leftover)
-    if stale:
-        print(f'removed {len(stale)} partial file(s) of an interrupted save in {work_dir}: '
-              f'{", ".join(map(osp.basename, stale))}')
+    # The lock is ours: partial files of this run's saves are a dead writer's leftovers.
+    for folder in dict.fromkeys(osp.abspath(f) for f in (work_dir, ckpt_dir or work_dir)
+                                if '://' not in f):  # a remote out_dir: not ours to list
+        stale = glob.glob(osp.join(glob.escape(folder), '.*.partial'))
+        for leftover in stale:
+            os.remove(leftover)
+        if stale:
+            print(f'removed {len(stale)} partial file(s) of an interrupted save in {folder}: '
+                  f'{", ".join(map(osp.basename, stale))}')
     return fd
 
 
@@ -201,7 +197,7 @@ def main() -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     check_checkpoint_paths(cfg)
     check_amp_device(cfg)
-    lock_work_dir(cfg.work_dir, args.launcher)
+    lock_work_dir(cfg.work_dir, args.launcher, checkpoint_dir(cfg))
     check_resume(cfg)
     prepare_cpu_distributed(cfg, args.launcher)
     Runner.from_cfg(cfg).train()

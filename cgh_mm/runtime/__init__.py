@@ -15,6 +15,8 @@ from .checkpoint import (
     find_resume_checkpoint,
     list_checkpoints,
     load_checkpoint_safely,
+    rebased_path,
+    resume_of,
     write_file_atomically,
 )
 from .hooks import *  # noqa: F403

@@ -165,7 +165,23 @@ def check_checkpoint_paths(cfg: Mapping) -> None:
             raise type(err)(
                 f'the config key `{key}`: {err} Set `{key}` to an existing checkpoint (e.g. '
                 f'with --cfg-options {key}=PATH, a PATH without spaces: --cfg-options '
-                'deletes them), or train/convert one first.') from None
+                'refuses them, as mmengine would drop them), or train/convert one '
+                'first.') from None
+
+
+def resume_of(runner: Any) -> Tuple[bool, Optional[str]]:
+    """``(resume, load_from)`` of an mmengine Runner: whether it resumes a run, and the
+    checkpoint it was given (None: mmengine's lookup in the work dir, or no checkpoint).
+
+    A Runner built from a config (``Runner.from_cfg``) has them in its config, ``runner.cfg``,
+    read here. One built without (``Runner(..., resume=True, load_from=PATH)``) has an empty
+    ``runner.cfg``: then each key the config does not hold is read from the Runner's private
+    ``_resume`` and ``_load_from`` (mmengine 0.10), as mmengine offers no public way to tell.
+    """
+    cfg = getattr(runner, 'cfg', None) or {}
+    resume = cfg['resume'] if 'resume' in cfg else getattr(runner, '_resume', False)
+    load_from = cfg['load_from'] if 'load_from' in cfg else getattr(runner, '_load_from', None)
+    return bool(resume), load_from
 
 
 def checkpoint_folder(work_dir: str, out_dir: Optional[str] = None) -> str:
@@ -189,8 +205,13 @@ def list_checkpoints(folder: str) -> List[str]:
     return sorted(glob.glob(osp.join(glob.escape(folder), '*.pth')), key=_natural_key)
 
 
-def _same_folder(a: str, b: str) -> bool:
-    return osp.realpath(a) == osp.realpath(b)
+def rebased_path(path: str, folder: str) -> str:
+    """``path`` if it is in ``folder`` (by real path: links resolved), else the path of
+    its name in ``folder``: where a checkpoint recorded in another folder (that of a
+    copied or moved work dir) is in this one."""
+    if osp.realpath(osp.dirname(path)) == osp.realpath(folder):
+        return path
+    return osp.join(folder, osp.basename(path))
 
 
 def find_resume_checkpoint(work_dir: str,
@@ -231,9 +252,9 @@ def find_resume_checkpoint(work_dir: str,
     with open(pointer) as f:
         named = f.read().strip()
     named = osp.join(work_dir, named) if named and not osp.isabs(named) else named
-    if '://' in named or _same_folder(osp.dirname(named), folder):
+    local = named if '://' in named else rebased_path(named, folder)
+    if local == named:
         return named, f'{pointer} names it'
-    local = osp.join(folder, osp.basename(named))
     if osp.isfile(local):
         return local, (f'{pointer} names {named}, a checkpoint of another folder (this work '
                        'dir was copied or moved from there); this work dir\'s own copy of it '

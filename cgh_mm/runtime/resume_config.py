@@ -4,6 +4,8 @@ import fnmatch
 import inspect
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from mmengine import registry
+
 # The settings of a run that decide what it trains. A resume that changes one of them
 # continues the checkpoint's run under other settings: the result is neither run.
 TRAINING_KEYS = ('model', 'data_preprocessor', 'train_dataloader', 'train_cfg', 'optim_wrapper',
@@ -83,19 +85,24 @@ def key_matches(key: str, patterns: Sequence[str]) -> bool:
 
 _NO_DEFAULT = inspect.Parameter.empty
 
+# mmengine's root registries of what a config's `type` may name; mmpretrain's, mmdet's and
+# mmseg's registries are their children, reached through a default scope.
+_REGISTRIES = ('MODELS', 'DATASETS', 'TRANSFORMS', 'HOOKS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
+               'PARAM_SCHEDULERS', 'LOOPS', 'DATA_SAMPLERS', 'TASK_UTILS')
 
-def constructor_default(kind: Any, argument: str) -> Any:
-    """The default of ``argument`` of the class a config's ``type`` names (looked up in
-    mmpretrain's registries, which reach mmengine's), or ``inspect.Parameter.empty``."""
-    from mmpretrain import registry
 
+def constructor_default(kind: Any, argument: str, scope: Optional[str] = None) -> Any:
+    """The default of ``argument`` of the class a config's ``type`` names, or
+    ``inspect.Parameter.empty``. A name is looked up as a Runner builds it: in mmengine's
+    root registries switched to the default scope ``scope`` (a run's ``default_scope``,
+    e.g. ``'mmdet'``; None: the current one), which imports only that scope's package."""
     cls = kind if inspect.isclass(kind) else None
-    for name in ('MODELS', 'DATASETS', 'TRANSFORMS', 'HOOKS', 'OPTIMIZERS',
-                 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'LOOPS', 'DATA_SAMPLERS'):
+    for name in _REGISTRIES:
         if cls is not None:
             break
         try:
-            cls = getattr(registry, name).get(kind)
+            with getattr(registry, name).switch_scope_and_registry(scope) as scoped:
+                cls = scoped.get(kind)
         except (KeyError, TypeError, ImportError):
             cls = None
     if cls is None:
@@ -120,15 +127,16 @@ def _parent(config: Any, key: str) -> Any:
 
 def resume_differences(saved: Dict[str, Any], current: Dict[str, Any],
                        allowed: Sequence[str] = (),
-                       default_of: Optional[Callable[[Any, str], Any]] = constructor_default
-                       ) -> Tuple[List[str], List[str]]:
+                       default_of: Optional[Callable[[Any, str, Optional[str]], Any]]
+                       = constructor_default) -> Tuple[List[str], List[str]]:
     """``(refused, restored)``: ``'key: saved -> current'`` for each setting of
     :data:`TRAINING_KEYS` that differs between the checkpoint's config ``saved`` and the
     run's ``current``, split into those a resume must not change and those the
     checkpoint's optimizer state overrides. Keys matching :data:`RESUME_MAY_CHANGE` or
     ``allowed`` (patterns as in ``fnmatch``; a key also covers what is under it) are left
     out, and so is a key set on one side only to the default of its class's constructor
-    (``default_of(type, argument)``)."""
+    (``default_of(type, argument, scope)``, the class looked up in the run's
+    ``default_scope``)."""
     def training(config: Dict[str, Any]) -> Dict[str, Any]:
         return dict(flat_items({k: config.get(k) for k in TRAINING_KEYS if k in config}))
 
@@ -141,7 +149,8 @@ def resume_differences(saved: Dict[str, Any], current: Dict[str, Any],
         shown = [repr(a), repr(b)]
         if default_of is not None and '(absent)' in (a, b):
             parent = _parent(saved if b == '(absent)' else current, key)
-            default = default_of(parent['type'], key.rsplit('.', 1)[-1]) \
+            default = default_of(parent['type'], key.rsplit('.', 1)[-1],
+                                 current.get('default_scope')) \
                 if isinstance(parent, dict) and 'type' in parent else _NO_DEFAULT
             if default == (b if a == '(absent)' else a):
                 continue
@@ -158,7 +167,7 @@ def resume_mismatch(meta: Dict[str, Any], current: Dict[str, Any],
     """:func:`resume_differences` between a checkpoint's ``meta`` (its ``cfg`` text, as
     mmengine saves it) and the run's config ``current`` (a dict); the seed is compared
     with the one the checkpoint ran with (``meta['seed']``) unless the run leaves it to
-    the checkpoint (``randomness.seed=None``)."""
+    the checkpoint (``randomness.seed=None``). ``allowed``: patterns, or one as a string."""
     allowed = [allowed] if isinstance(allowed, str) else list(allowed)
     refused: List[str] = []
     restored: List[str] = []

@@ -1,9 +1,11 @@
 """A real mmengine Runner: train, checkpoint, resume in a new Runner."""
+import uuid
+
 import pytest
 import torch
 from mmengine.runner import Runner
 
-from tests.helpers import raises_stating
+from tests.helpers import raises_stating, runner_without_config
 from tests.helpers import tiny_runner_cfg as tiny_cfg
 
 pytestmark = pytest.mark.slow
@@ -105,10 +107,12 @@ def test_another_global_batch_is_refused_before_training(tmp_path):
     cfg.train_dataloader.update(batch_size=8)
     cfg.train_dataloader.dataset.num_images = 48  # the same data (other data is refused too)
     cfg.update(resume=True, load_from=checkpoint)
-    runner = Runner.from_cfg(cfg)
-    with raises_stating(ValueError, checkpoint, '16 (1 process x 16)', '8 (1 process x 8)'):
-        runner.train()
-    assert not list((tmp_path / 'resumed').glob('*.pth'))  # nothing trained, nothing saved
+    for build in (Runner.from_cfg, runner_without_config):  # the latter: its cfg empty
+        cfg.experiment_name = f'test_{uuid.uuid4().hex}'  # mmengine keys its logger by it
+        runner = build(cfg)
+        with raises_stating(ValueError, checkpoint, '16 (1 process x 16)', '8 (1 process x 8)'):
+            runner.train()
+        assert not list((tmp_path / 'resumed').glob('*.pth'))  # nothing trained, nothing saved
 
     # load_from with batches of 32: the pointer at slot 48 is not on a batch slot
     cfg = tiny_cfg(tmp_path / 'loaded', max_epochs=4)

@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -17,6 +18,8 @@ from cgh_mm.runtime import (
     checkpoint_folder,
     find_resume_checkpoint,
     load_checkpoint_safely,
+    rebased_path,
+    resume_of,
     write_file_atomically,
 )
 from tests.helpers import raises_stating
@@ -233,6 +236,15 @@ def test_checkpoints_without_last_checkpoint_are_listed_not_guessed(tmp_path, na
     assert 'last_checkpoint' in message and f'--resume {run}{os.sep}' in message
 
 
+def test_a_path_of_another_folder_is_rebased_by_its_name(tmp_path):
+    (tmp_path / 'run').mkdir()
+    os.symlink(tmp_path / 'run', tmp_path / 'link')
+    path = str(tmp_path / 'run' / 'epoch_2.pth')
+    assert rebased_path(path, str(tmp_path / 'run')) == path
+    assert rebased_path(path, str(tmp_path / 'link')) == path  # the same folder
+    assert rebased_path(path, str(tmp_path / 'copy')) == str(tmp_path / 'copy' / 'epoch_2.pth')
+
+
 def test_checkpoint_folder_follows_the_hook_out_dir(tmp_path):
     assert checkpoint_folder(str(tmp_path / 'run')) == str(tmp_path / 'run')
     assert checkpoint_folder(str(tmp_path / 'run'), str(tmp_path / 'ckpts')) == \
@@ -241,3 +253,20 @@ def test_checkpoint_folder_follows_the_hook_out_dir(tmp_path):
     (tmp_path / 'run').mkdir()
     (tmp_path / 'run' / 'last_checkpoint').write_text(str(out / 'epoch_1.pth'))
     assert find_resume_checkpoint(str(tmp_path / 'run'), str(out))[0] == str(out / 'epoch_1.pth')
+
+
+def test_resume_of_reads_the_runs_config_else_what_the_runner_was_given():
+    # Runner.from_cfg: the config holds both (and the Runner was given the same)
+    built_from_config = SimpleNamespace(cfg=Config(dict(resume=True, load_from='a.pth')),
+                                        _resume=True, _load_from='a.pth')
+    assert resume_of(built_from_config) == (True, 'a.pth')
+    assert resume_of(SimpleNamespace(cfg=Config(dict(resume=False, load_from='b.pth')),
+                                     _resume=True, _load_from='a.pth')) == (False, 'b.pth')
+    # Runner(..., resume=True, load_from=...) without a config: its cfg is empty
+    assert resume_of(SimpleNamespace(cfg=Config(), _resume=True, _load_from='a.pth')) == \
+        (True, 'a.pth')
+    assert resume_of(SimpleNamespace(cfg=Config(), _resume=False, _load_from=None)) == \
+        (False, None)
+    # a config holding one key: the other one from the Runner
+    assert resume_of(SimpleNamespace(cfg=Config(dict(resume=True)), _resume=True,
+                                     _load_from='a.pth')) == (True, 'a.pth')

@@ -1,8 +1,13 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
 from mmengine.config import Config
 
 import cgh_mm.models  # noqa: F401  (the head's defaults are looked up in the registry)
-from cgh_mm.runtime.resume_config import config_from_text, resume_differences
-from tests.helpers import SYNTHETIC_CONFIG
+from cgh_mm.runtime.resume_config import config_from_text, resume_differences, resume_mismatch
+from tests.helpers import REPO, SYNTHETIC_CONFIG
 
 
 def synthetic(**changes) -> dict:
@@ -41,3 +46,51 @@ def test_resume_differences_refuse_what_changes_training():
     current = synthetic(**{'model.hypercolumn_neck.in_channels': [256, 512],
                            'model.head.teaching': 'cross'}).to_dict()
     assert resume_differences(saved, current) == ([], [])
+
+
+def test_resume_mismatch_takes_the_allowed_keys_as_a_list_or_one_string():
+    saved = synthetic()
+    current = synthetic(**{'model.head.teaching': 'same', 'randomness.seed': 5}).to_dict()
+    meta = dict(cfg=saved.pretty_text, seed=0)
+    assert resume_mismatch(meta, current)[0] == [
+        'randomness.seed: 0 -> 5', "model.head.teaching: 'cross' (default) -> 'same'"]
+    for allowed in ('model.head', ['model.head']):  # e.g. resume_may_change='model.head'
+        assert resume_mismatch(meta, current, allowed)[0] == ['randomness.seed: 0 -> 5']
+    assert resume_mismatch(meta, current, ['model.head', 'randomness.seed']) == ([], [])
+
+
+def head_config(scope: str, head: str, **arguments) -> dict:
+    return dict(default_scope=scope, model=dict(type='EncoderDecoder',
+                                                 decode_head=dict(type=head, **arguments)))
+
+
+@pytest.mark.parametrize('scope, head, argument, default', [
+    ('mmdet', 'RetinaHead', 'stacked_convs', 4), ('mmseg', 'FCNHead', 'num_convs', 2)])
+def test_defaults_of_a_downstream_type_are_found_in_the_runs_scope(scope, head, argument,
+                                                                   default):
+    saved = head_config(scope, head, in_channels=8)
+    # the default made explicit on resume: the same setting
+    assert resume_differences(saved, head_config(scope, head, in_channels=8,
+                                                 **{argument: default})) == ([], [])
+    refused, _ = resume_differences(saved, head_config(scope, head, in_channels=8,
+                                                       **{argument: default + 1}))
+    assert refused == [f'model.decode_head.{argument}: {default} (default) -> {default + 1}']
+
+
+@pytest.mark.slow
+def test_resume_settings_are_compared_with_mmpretrain_not_importable():
+    # a downstream run (mmdet, mmseg) needs cgh_mm.runtime only, not mmpretrain
+    code = textwrap.dedent(f'''
+        import sys
+        sys.modules['mmpretrain'] = None  # `import mmpretrain` raises ImportError
+        from cgh_mm.runtime.resume_config import constructor_default, resume_differences
+        saved = {head_config('mmseg', 'FCNHead', in_channels=8)!r}
+        current = {head_config('mmseg', 'FCNHead', in_channels=8, num_convs=3)!r}
+        print(constructor_default('FCNHead', 'num_convs', 'mmseg'))
+        print(resume_differences(saved, current)[0])
+        ''')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-2:] == [
+        '2', "['model.decode_head.num_convs: 2 (default) -> 3']"]

@@ -243,6 +243,32 @@ def test_an_unwritable_work_dir_is_refused_with_the_fix(tmp_path, monkeypatch):
         tool.lock_work_dir(str(tmp_path))
 
 
+def test_partial_files_of_a_killed_save_are_removed_from_the_checkpoint_folder(tmp_path,
+                                                                              monkeypatch):
+    # With the checkpoint hook's out_dir, checkpoints are written to OUT_DIR/<work dir name>.
+    from mmengine.runner import Runner
+
+    class StartedError(Exception):
+        pass
+
+    def start(cfg):
+        raise StartedError
+
+    work_dir, folder = tmp_path / 'run', tmp_path / 'ckpts' / 'run'
+    leftovers = [work_dir / '.last_checkpoint.7-0a1b2c3d.partial',
+                 folder / '.epoch_2.pth.7-0a1b2c3d.partial', folder / '.write_test.7.partial']
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b'cut short')
+    (folder / 'notes.txt').write_text('kept')
+    monkeypatch.setattr(Runner, 'from_cfg', start)
+    with pytest.raises(StartedError):  # the leftovers are gone before the Runner starts
+        run_tool(TRAIN, CONFIG, '--work-dir', work_dir, '--cfg-options',
+                 f'default_hooks.checkpoint.out_dir={tmp_path / "ckpts"}')
+    assert [path for path in leftovers if path.exists()] == []
+    assert (folder / 'notes.txt').read_text() == 'kept'
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal without a GPU')
 def test_amp_without_a_gpu_is_refused_before_the_model_is_built(tmp_path, monkeypatch):
     from mmengine.runner import Runner

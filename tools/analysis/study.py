@@ -46,6 +46,7 @@ from cgh_mm.evaluation.study import (
     refusal,
     run_key,
 )
+from cgh_mm.runtime.work_dir_lock import lock_folder
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = osp.join(ROOT, RESULTS_FILE)
@@ -97,18 +98,9 @@ def lock_work_dir(work_dir: str) -> int:
     """A descriptor holding an exclusive lock of ``work_dir`` (``study.lock`` in it): the
     lock lasts while any process holds the descriptor, a child it was passed to included;
     :class:`WorkDirBusyError` if another process holds it."""
-    os.makedirs(work_dir, exist_ok=True)
-    fd = os.open(osp.join(work_dir, 'study.lock'), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors='replace').strip() or '?'
-        os.close(fd)
-        raise WorkDirBusyError(f'{work_dir} is in use by another study.py (pid {holder}); '
-                               'two runs never share a work dir') from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
+    return lock_folder(work_dir, 'study.lock', lambda holder: WorkDirBusyError(
+        f'{work_dir} is in use by another study.py ({holder}); two runs never share a '
+        'work dir'))
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -157,9 +149,10 @@ def run_one(args: argparse.Namespace) -> None:
         cfg.train_dataloader.dataset.indices = args.smoke_iters * cfg.train_dataloader.batch_size
     # Before training: the memory bank must hold --memory-size images, else the record
     # would state another size than the run asked for. (The Runner seeds every generator
-    # when it is built, after this.)
+    # when it is built, after this.) The loaders evaluate the run once it is trained.
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    available = len(final_loaders(cfg, args.memory_size)[0].dataset)
+    loaders = final_loaders(cfg, args.memory_size)
+    available = len(loaders[0].dataset)
     if available < args.memory_size:
         sys.exit(f'--memory-size {args.memory_size}: the kNN memory set of {args.config} '
                  f'has {available} images; give --memory-size {available} or less.')
@@ -179,7 +172,6 @@ def run_one(args: argparse.Namespace) -> None:
     if args.method == 'raw-pixels':
         model = SimpleNamespace(backbone=torch.nn.Flatten(),
                                 data_preprocessor=runner.model.data_preprocessor)
-    loaders = final_loaders(cfg, args.memory_size)
     num_classes = len(loaders[0].dataset.metainfo['classes'])
     result.update(evaluate(model, *loaders, num_classes), **{f'knn_{k}': v for k, v in
                                                              KNN.items()})

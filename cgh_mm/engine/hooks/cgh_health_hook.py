@@ -10,6 +10,7 @@ from mmpretrain.engine.hooks import WarmupParamHook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
+from ...runtime import resume_of
 from .view_pairing import view_pairing_problems
 
 
@@ -66,6 +67,7 @@ class CGHHealthHook(Hook):
         self.window = window
         self._flat_iters = {name: 0 for name in STUDENT_CONTEXT}
         self._batch_size: Optional[int] = None
+        self._nce_log_restarted = False
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         # What a resume must keep: the queue pointer and the iteration counts follow it.
@@ -74,7 +76,8 @@ class CGHHealthHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get('meta', {})
-        if not runner.cfg.get('resume', False) or 'batch_size' not in meta:
+        resume, load_from = resume_of(runner)
+        if not resume or 'batch_size' not in meta:
             return
         saved_batch, saved_world = meta['batch_size'], meta['world_size']
         batch, world = _batch_size(runner.train_dataloader), get_world_size()
@@ -85,7 +88,7 @@ class CGHHealthHook(Hook):
                 f'{saved_global // world}), or ' if saved_global % world == 0 else '')
         raise ValueError(
             '--resume: the checkpoint '
-            f'({runner.cfg.get("load_from") or f"the latest of {runner.work_dir}"}) was written '
+            f'({load_from or f"the latest of {runner.work_dir}"}) was written '
             f'with a global batch of {saved_global} ({_split(saved_world, saved_batch)}), this '
             f'run has {batch * world} ({_split(world, batch)}). Its iteration count, position '
             'in the epoch, learning-rate and warm-up schedules (counted in iterations) and queue '
@@ -96,6 +99,7 @@ class CGHHealthHook(Hook):
             'optimizer and schedule) and a global batch that divides its queue pointer.')
 
     def before_train(self, runner) -> None:
+        self._nce_log_restarted = False
         cfg = getattr(runner, 'cfg', None)
         problems = view_pairing_problems(cfg, self.require_colour_augmentation) if cfg else []
         if problems:
@@ -160,10 +164,14 @@ class CGHHealthHook(Hook):
         # After the warm-up (WarmupParamHook, NORMAL priority, has set alpha) the head no
         # longer computes loss_nce: its log starts afresh (in its place in the log line),
         # or it would show the mean of a window of warm-up iterations next to alpha 1.
-        head = getattr(get_ori_model(runner.model), 'head', None)
-        scalars = runner.message_hub.log_scalars
-        if getattr(head, 'computes_nce', True) is False and 'train/loss_nce' in scalars:
-            scalars['train/loss_nce'] = HistoryBuffer()
+        # Once per run: at the first such iteration, also the first after a resume.
+        if not self._nce_log_restarted:
+            head = getattr(get_ori_model(runner.model), 'head', None)
+            if getattr(head, 'computes_nce', True) is False:
+                self._nce_log_restarted = True
+                scalars = runner.message_hub.log_scalars
+                if 'train/loss_nce' in scalars:
+                    scalars['train/loss_nce'] = HistoryBuffer()
         views = data_batch.get('inputs') if isinstance(data_batch, dict) else None
         size = None
         if isinstance(views, (list, tuple)) and views:  # default_collate: a batch per view

@@ -6,7 +6,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
 from ..atomic_local_backend import AtomicLocalBackend
-from ..checkpoint import write_file_atomically
+from ..checkpoint import rebased_path, write_file_atomically
 
 
 @HOOKS.register_module()
@@ -53,10 +53,9 @@ class AtomicCheckpointHook(CheckpointHook):
         hub = runner.message_hub
         for key in [k for k in hub.runtime_info if k == 'last_ckpt' or k.startswith('best_ckpt')]:
             path = hub.get_info(key)
-            if not isinstance(path, str) or osp.realpath(osp.dirname(path)) == \
-                    osp.realpath(self.out_dir):
+            here = rebased_path(path, self.out_dir) if isinstance(path, str) else path
+            if here == path:
                 continue
-            here = osp.join(self.out_dir, osp.basename(path))
             # the last good checkpoint stays named where it is if this folder has no copy
             if key != 'last_ckpt' or osp.isfile(here):
                 hub.update_info(key, here)

@@ -9,7 +9,12 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import find_latest_checkpoint
 
-from ..checkpoint import checkpoint_folder, describe_state_dict_mismatch, find_resume_checkpoint
+from ..checkpoint import (
+    checkpoint_folder,
+    describe_state_dict_mismatch,
+    find_resume_checkpoint,
+    resume_of,
+)
 from ..resume_config import resume_mismatch, resume_refusal
 
 
@@ -53,13 +58,13 @@ class CheckpointMatchHook(Hook):
 
     def __init__(self, ignore_keys: tuple = (), resume_may_change: Sequence[str] = ()) -> None:
         self.ignore_keys = [re.compile(pattern) for pattern in ignore_keys]
-        self.resume_may_change = [resume_may_change] if isinstance(resume_may_change, str) \
-            else list(resume_may_change)
+        self.resume_may_change = resume_may_change  # one key as a string too: resume_mismatch
 
     def before_run(self, runner) -> None:
         # tools/train.py names the checkpoint (load_from); a Runner left to mmengine's
         # lookup must not resume another folder's checkpoint, nor start over checkpoints.
-        if not runner.cfg.get('resume', False) or runner.cfg.get('load_from') is not None:
+        resume, load_from = resume_of(runner)
+        if not resume or load_from is not None:
             return
         hook = next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
         folder = checkpoint_folder(runner.work_dir, getattr(hook, 'out_dir', None))
@@ -82,8 +87,8 @@ class CheckpointMatchHook(Hook):
         # mmengine strips the prefix of DDP-wrapped checkpoints the same way.
         given = {re.sub(r'^module\.', '', k): v
                  for k, v in checkpoint.get('state_dict', checkpoint).items()}
-        source = runner.cfg.get('load_from') or f'the latest checkpoint of {runner.work_dir}'
-        resume = runner.cfg.get('resume', False)
+        resume, load_from = resume_of(runner)
+        source = load_from or f'the latest checkpoint of {runner.work_dir}'
         mismatch = describe_state_dict_mismatch(self._kept(model.state_dict()), self._kept(given))
         if mismatch is not None:
             raise CheckpointMismatchError(

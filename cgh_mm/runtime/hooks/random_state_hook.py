@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from ..checkpoint import resume_of
 from .checkpoint_schedule import may_save_after_iter
 
 
@@ -102,9 +103,9 @@ class RandomStateHook(Hook):
                                       or [capture_random_state(self._generators(runner))])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # a resume, not a plain load_from: the run's config says which
+        # a resume, not a plain load_from
         states = checkpoint.get('random_state') or []
-        if not runner.cfg.get('resume', False) or not states:
+        if not resume_of(runner)[0] or not states:
             return
         rank = get_rank()
         if len(states) != get_world_size():

@@ -228,14 +228,25 @@ def test_loss_nce_is_logged_afresh_once_it_is_not_computed():
     for value in (0.9, 0.72):
         hub.update_scalar('train/loss_nce', value)
     runner.model.head = SimpleNamespace(alpha=0.5, computes_nce=True)
-    CGHHealthHook().before_train_iter(runner, 0)
+    hook = CGHHealthHook()
+    hook.before_train_iter(runner, 0)
     assert hub.get_scalar('train/loss_nce').mean(10) == pytest.approx(0.81)  # warming up
     hub.update_scalar('train/alpha', 0.5)
     runner.model.head = SimpleNamespace(alpha=1.0, computes_nce=False)
-    CGHHealthHook().before_train_iter(runner, 1)
+    hook.before_train_iter(runner, 1)
     hub.update_scalar('train/loss_nce', 0.0)  # what the head returns from then on
     assert hub.get_scalar('train/loss_nce').mean(10) == 0.0
     assert list(hub.log_scalars) == ['train/loss_nce', 'train/alpha']  # its place in the log
+    # once: the later iterations' zeros are kept
+    buffer = hub.get_scalar('train/loss_nce')
+    hook.before_train_iter(runner, 2)
+    hub.update_scalar('train/loss_nce', 0.0)
+    assert hub.get_scalar('train/loss_nce') is buffer and buffer.data[0].tolist() == [0.0, 0.0]
+    # a resumed run (its message hub holds warm-up values) starts the log afresh too
+    hub.update_scalar('train/loss_nce', 0.9)
+    resumed = CGHHealthHook()
+    resumed.before_train_iter(runner, 0)
+    assert len(hub.get_scalar('train/loss_nce').data[0]) == 0
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from mmengine.runner import Runner
 
 from cgh_mm.runtime import load_checkpoint_safely
 from cgh_mm.runtime.hooks import CheckpointMismatchError
-from tests.helpers import raises_stating, tiny_runner_cfg
+from tests.helpers import raises_stating, runner_without_config, tiny_runner_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -20,13 +20,18 @@ def other_model_checkpoint(runner, path):
     torch.save(dict(state_dict=state, meta=dict(epoch=1, iter=2)), path)
 
 
+# A Runner built from a config, and one built without (its cfg empty), as a script may
+BUILDS = dict(from_cfg=Runner.from_cfg, without_config=runner_without_config)
+
+
+@pytest.mark.parametrize('build', BUILDS.values(), ids=BUILDS.keys())
 @pytest.mark.parametrize('resume', [False, True], ids=['load_from', 'resume'])
-def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume):
+def test_checkpoint_of_another_model_is_refused_with_its_keys(tmp_path, resume, build):
     path = tmp_path / 'other.pth'
     other_model_checkpoint(Runner.from_cfg(tiny_runner_cfg(tmp_path, max_epochs=1)), path)
     cfg = tiny_runner_cfg(tmp_path, max_epochs=1)
     cfg.load_from, cfg.resume = str(path), resume
-    runner = Runner.from_cfg(cfg)
+    runner = build(cfg)
     before = runner.model.backbone.layer1[0].conv1.weight.clone()
     with pytest.raises(CheckpointMismatchError) as info:
         runner.load_or_resume()
@@ -98,17 +103,18 @@ def test_a_resume_with_other_training_settings_is_refused_before_training(tmp_pa
     assert load_checkpoint_safely(str(tmp_path / 'longer' / 'epoch_2.pth'))['meta']['epoch'] == 2
 
 
-def test_a_runner_never_resumes_another_folders_checkpoint(tmp_path):
+@pytest.mark.parametrize('build', BUILDS.values(), ids=BUILDS.keys())
+def test_a_runner_never_resumes_another_folders_checkpoint(tmp_path, build):
     Runner.from_cfg(tiny_runner_cfg(tmp_path / 'run', max_epochs=1)).train()
     copy = tmp_path / 'copy'
     shutil.copytree(tmp_path / 'run', copy)
     # mmengine would follow last_checkpoint to the folder the work dir was copied from
-    runner = Runner.from_cfg(resume_cfg(copy, None))
+    runner = build(resume_cfg(copy, None))
     with raises_stating(CheckpointMismatchError, tmp_path / 'run' / 'epoch_1.pth',
                         f'load_from={copy / "epoch_1.pth"}'):
         runner.train()
     # checkpoints but no last_checkpoint: listed, not trained over
     (copy / 'last_checkpoint').unlink()
-    runner = Runner.from_cfg(resume_cfg(copy, None))
+    runner = build(resume_cfg(copy, None))
     with raises_stating(CheckpointMismatchError, 'epoch_1.pth', 'last_checkpoint'):
         runner.train()

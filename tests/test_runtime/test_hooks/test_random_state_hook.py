@@ -147,3 +147,25 @@ def test_validation_leaves_the_generators_as_it_found_them():
     draws()  # what validation's loaders and transforms take
     hook.after_val_epoch(None, metrics={})
     assert draws() == without_validation
+
+
+@pytest.mark.slow
+def test_a_runner_built_without_a_config_restores_the_random_states_on_resume(tmp_path):
+    # Runner(..., resume=True, load_from=...) has an empty cfg: it was taken for a load_from
+    from mmengine.runner import Runner
+
+    from cgh_mm.runtime.hooks import RandomStateHook
+    from tests.helpers import runner_without_config, tiny_runner_cfg
+
+    Runner.from_cfg(tiny_runner_cfg(tmp_path / 'run', max_epochs=1)).train()
+    checkpoint = str(tmp_path / 'run' / 'epoch_1.pth')
+    saved = load_checkpoint_safely(checkpoint)['random_state'][0]
+    runner = runner_without_config(tiny_runner_cfg(tmp_path / 'resumed', max_epochs=2),
+                                   resume=True, load_from=checkpoint)
+    assert not runner.cfg
+    runner.call_hook('before_run')  # as train() does before it loads
+    runner.load_or_resume()
+    hook = next(h for h in runner.hooks if isinstance(h, RandomStateHook))
+    hook.before_train(runner)
+    assert torch.equal(torch.get_rng_state(), saved['torch'])
+    assert random.getstate() == saved['python']

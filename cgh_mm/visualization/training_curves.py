@@ -11,11 +11,12 @@ from matplotlib.figure import Figure
 from ..runtime.scalar_logs import load_scalars, scalar_series
 
 LOSS_TERMS = ('loss_nce', 'loss_hyper', 'loss_global')
-# panel title -> (health key, label) pairs, as CrossContextHead logs them
+# panel title -> (health key, label) pairs, as CrossContextHead logs them; a run logs the
+# keys of its contexts (teaching='global': the global ones only)
 HEALTH_PANELS = {
     'target entropy / ln K (1 = flat, no signal)': (
-        ('health/hyper_target_entropy', 'loss_hyper target (teacher global)'),
-        ('health/global_target_entropy', 'loss_global target (teacher hypercolumn)')),
+        ('health/hyper_target_entropy', 'loss_hyper target'),
+        ('health/global_target_entropy', 'loss_global target')),
     'KL part of the loss (nats; 0 = nothing to learn)': (
         ('health/hyper_kl', 'loss_hyper'), ('health/global_kl', 'loss_global')),
     'mean cosine between images of a batch (1 = collapsed)': (
@@ -24,6 +25,21 @@ HEALTH_PANELS = {
         ('health/teacher_global_cos', 'teacher global'),
         ('health/teacher_hyper_cos', 'teacher hypercolumn')),
 }
+_TARGET_ENTROPY = 'health/{}_target_entropy'
+
+
+def _teacher_labels(teaching: str) -> Dict[str, str]:
+    """Label of each ``health/*_target_entropy`` key naming the context whose relations
+    are the target under ``teaching`` (CrossContextHead's)."""
+    # what the head and the health hook say; imported here: they import mmpretrain
+    from ..engine.hooks.cgh_health_hook import CROSS_TEACHER, STUDENT_CONTEXT
+    from ..models.heads.cross_context_head import TEACHING
+    if teaching not in TEACHING:
+        raise ValueError(f'teaching={teaching!r}: CrossContextHead knows {list(TEACHING)}; '
+                         "give the run's model.head.teaching, or None for neutral labels.")
+    teacher = CROSS_TEACHER if teaching == 'cross' else STUDENT_CONTEXT
+    return {_TARGET_ENTROPY.format(name): f'loss_{name} target (teacher {context})'
+            for name, context in teacher.items()}
 
 
 def _save(fig: Figure, out_path: Optional[str]) -> Figure:
@@ -75,17 +91,24 @@ def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
     return _save(fig, out_path)
 
 
-def plot_health(scalars_path: str, out_path: Optional[str] = None) -> Figure:
-    """CGH's health metrics per iteration, the InfoNCE warm-up shaded."""
+def plot_health(scalars_path: str, out_path: Optional[str] = None,
+                teaching: Optional[str] = None) -> Figure:
+    """CGH's health metrics per iteration, the InfoNCE warm-up shaded: each panel draws
+    the keys the run logged. ``teaching``: the run's ``model.head.teaching``; the labels
+    of the targets then name the teacher context (None: not named)."""
     records = load_scalars(scalars_path)['train']
+    labels = _teacher_labels(teaching) if teaching is not None else {}
     fig = Figure(figsize=(7, 8.5))
     axes = fig.subplots(len(HEALTH_PANELS), 1, sharex=True)
     warmup = [s for s, a in zip(*scalar_series(records, 'alpha')) if a < 1]
     for ax, (title, keys) in zip(axes, HEALTH_PANELS.items()):
         for key, label in keys:
-            ax.plot(*scalar_series(records, key), label=label, linewidth=1.2)
-        if not ax.lines[0].get_xdata().size:
-            raise ValueError(f'{scalars_path} has no `{keys[0][0]}`: is it a CGH run?')
+            steps, values = scalar_series(records, key)
+            if steps:
+                ax.plot(steps, values, label=labels.get(key, label), linewidth=1.2)
+        if not ax.lines:
+            raise ValueError(f'{scalars_path} has none of {[key for key, _ in keys]}: is it a '
+                             'CGH run? (CrossContextHead logs them)')
         if warmup:
             ax.axvspan(min(warmup), max(warmup), color='grey', alpha=0.15)
         ax.set_title(title, fontsize=9)

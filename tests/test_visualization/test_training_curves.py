@@ -37,6 +37,30 @@ def test_plots_are_written(scalars_file, tmp_path):
         assert os.path.getsize(png) > 1000
 
 
+def test_health_of_a_run_with_global_relations_only(tmp_path):
+    """teaching='global' (the study's `global` method) logs the global context's health
+    only: each panel draws what the run logged."""
+    fig = plot_health(write_scalars(tmp_path, contexts=('global', )))
+    assert [len(ax.lines) for ax in fig.axes] == [1, 1, 2]
+    labels = [line.get_label() for ax in fig.axes for line in ax.lines]
+    assert all('global' in label and 'hyper' not in label for label in labels), labels
+
+
+def test_health_labels_name_the_teacher_from_the_teaching(scalars_file):
+    """Which context's relations are a loss's target depends on the run's teaching: named
+    when given, never assumed."""
+    def target_labels(**kwargs):
+        return [line.get_label() for line in plot_health(scalars_file, **kwargs).axes[0].lines]
+
+    assert not any('teacher' in label for label in target_labels())
+    hyper, global_ = target_labels(teaching='cross')
+    assert hyper.endswith('(teacher global)') and global_.endswith('(teacher hypercolumn)')
+    hyper, global_ = target_labels(teaching='same')
+    assert hyper.endswith('(teacher hypercolumn)') and global_.endswith('(teacher global)')
+    with raises_stating(ValueError, "'other'", 'cross', 'same', 'global'):
+        plot_health(scalars_file, teaching='other')
+
+
 def test_a_resumed_run_is_drawn_whole(tmp_path):
     fig = plot_loss_terms(str(write_resumed_run(tmp_path / 'run')))
     assert list(fig.axes[0].lines[0].get_xdata()) == list(range(1, 11))

@@ -33,7 +33,7 @@ from cgh_mm.evaluation.study import (
     mean_std,
     recorded_runs,
 )
-from cgh_mm.runtime.scalar_logs import find_scalars_file
+from cgh_mm.runtime.scalar_logs import find_scalars_file, load_scalars
 from cgh_mm.visualization import plot_health, plot_knn_accuracy, plot_loss_terms
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -112,16 +112,18 @@ def main() -> None:
         results[name] = knn_top1(runner.model, memory_loader, query_loader)
 
     scalars = {name: find_scalars_file(r.work_dir) for name, r in runners.items()}
+    records = {name: load_scalars(path) for name, path in scalars.items()}
     plots = [osp.join(args.work_dir, f'{n}.png') for n in ('knn_accuracy', 'cgh_health',
                                                            'cgh_loss_terms')]
     plot_knn_accuracy(
         {f'{name} (online monitor: {len(r.val_loop.memory_dataloader.dataset)} train / '
-         f'{len(r.val_loop.dataloader.dataset)} test images)': scalars[name]
+         f'{len(r.val_loop.dataloader.dataset)} test images)': records[name]
          for name, r in runners.items()}, plots[0],
         baselines={f'{k} ({n_memory} train / {n_query} test images)': results[k]
                    for k in ('random init', 'raw pixels')})
-    plot_health(scalars['CGH'], plots[1])
-    plot_loss_terms(scalars['CGH'], plots[2])
+    plot_health(records['CGH'], plots[1], teaching=cgh.model.head.teaching,
+                name=scalars['CGH'])
+    plot_loss_terms(records['CGH'], plots[2], name=scalars['CGH'])
 
     hub = cgh.message_hub
     wall = time.time() - start

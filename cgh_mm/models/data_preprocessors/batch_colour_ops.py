@@ -138,20 +138,12 @@ def adjust_hue(images: Tensor, hue_factor: Tensor) -> Tensor:
 
 def grey_levels(images: Tensor, rgb_weights: Tensor) -> Tensor:
     """mmcv's ``RandomGrayscale`` grey level: the weighted channel sum, truncated,
-    ``(N, 1, H, W)``. ``rgb_weights``: ``(3,)`` in RGB order, summing to 1 (see
-    :func:`grayscale`)."""
+    ``(N, 1, H, W)``. ``rgb_weights``: ``(3,)`` in RGB order, summing to 1 (mmcv's
+    ``channel_weights`` divided by their sum, as mmcv does)."""
     # float64 as mmcv's numpy sum: in float32 a grey pixel (v, v, v) can land just
     # under v and truncate to v - 1 where mmcv keeps v, or the other way round.
     grey = (images.double() * rgb_weights.double().view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
     return grey.trunc_().to(images.dtype)
-
-
-def grayscale(images: Tensor, rgb_weights: Tensor) -> Tensor:
-    """mmcv's ``RandomGrayscale(keep_channels=True)`` when it fires: the normalised
-    weighted channel sum, truncated, on all three channels. ``rgb_weights``:
-    ``(3,)`` in RGB order."""
-    weights = rgb_weights.double() / rgb_weights.double().sum()
-    return grey_levels(images, weights).expand_as(images).clone()
 
 
 def solarize(images: Tensor, threshold: float) -> Tensor:

@@ -60,21 +60,6 @@ def blend(degenerate: Tensor, images: Tensor, factor: Tensor) -> Tensor:
     return (degenerate + factor * (images - degenerate)).clamp_(0, 255).trunc_()
 
 
-def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
-    """``ImageEnhance.Brightness``: blend with black."""
-    return blend(images.new_zeros(()), images, factor)
-
-
-def adjust_contrast(images: Tensor, factor: Tensor) -> Tensor:
-    """``ImageEnhance.Contrast``: blend with the image's mean luma, rounded."""
-    return blend(mean_luma(luma(images)), images, factor)
-
-
-def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
-    """``ImageEnhance.Color``: blend with the image's luma."""
-    return blend(luma(images), images, factor)
-
-
 def blend_step(images: Tensor, factor: Tensor, contrast: Tensor, saturation: Tensor,
                weights: Optional[Tensor] = None) -> Tensor:
     """One of brightness, contrast or saturation per sample, in one pass over the batch:
@@ -128,12 +113,6 @@ def shift_hue(images: Tensor, shift: Tensor) -> Tensor:
     pattern = torch.stack([v, q, p, p, t, v], dim=1)
     index = torch.remainder(sector.unsqueeze(1) - double_channel, 6).long()
     return pattern.gather(1, index).to(images.dtype)
-
-
-def adjust_hue(images: Tensor, hue_factor: Tensor) -> Tensor:
-    """``mmcv.adjust_hue`` (Pillow backend): Pillow's 8-bit HSV, hue channel shifted
-    by ``uint8(hue_factor * 255)`` modulo 256, back to RGB."""
-    return shift_hue(images, hue_shift(hue_factor))
 
 
 def grey_levels(images: Tensor, rgb_weights: Tensor) -> Tensor:
@@ -215,11 +194,3 @@ def box_blur(images: Tensor, taps: Tensor, passes: int = 3) -> Tensor:
             out = acc.add_(1 << 23).bitwise_right_shift_(24)
         out = out.transpose(-1, -2)
     return out.to(images.dtype, memory_format=torch.contiguous_format)
-
-
-def gaussian_blur(images: Tensor, sigma: Tensor, passes: int = 3) -> Tensor:
-    """Pillow's ``ImageFilter.GaussianBlur(radius=sigma)``, per sample (``sigma``
-    ``(N,)``; its taps are computed on the CPU)."""
-    if images.shape[0] == 0:
-        return images
-    return box_blur(images, box_blur_taps(sigma.cpu(), passes).to(images.device), passes)

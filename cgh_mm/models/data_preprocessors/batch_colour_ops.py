@@ -144,10 +144,14 @@ def box_blur_radius(sigma: Tensor, passes: int = 3) -> Tensor:
     return whole + frac
 
 
-def _box_blur_taps(radius: Tensor, max_whole: int) -> Tensor:
-    """``(N, 2 * max_whole + 3)`` integer tap weights of Pillow's extended box filter,
-    in its 24-bit fixed point: the ``2l + 1`` inner taps weigh ``ww = 2**24 / (2r + 1)``
-    (truncated), the two outer ones ``fw``, the remainder split in two."""
+def box_blur_taps(sigma: Tensor, max_whole: int, passes: int = 3) -> Tensor:
+    """CPU: ``(N, 2 * max_whole + 3)`` int64 taps of Pillow's ``GaussianBlur(sigma)`` per
+    sample (:func:`box_blur`'s argument), ``max_whole`` at least the integer part ``l``
+    of every sample's :func:`box_blur_radius` ``r`` (zero taps beyond a sample's own width
+    change nothing). In Pillow's 24-bit fixed point: the ``2l + 1`` inner taps weigh
+    ``ww = 2**24 / (2r + 1)`` (truncated), the two outer ones ``fw``, the remainder split
+    in two."""
+    radius = box_blur_radius(sigma, passes)
     whole = radius.floor()
     ww = torch.floor(float(1 << 24) / (radius * 2 + 1)).long()
     fw = ((1 << 24) - (whole.long() * 2 + 1) * ww) // 2
@@ -155,14 +159,6 @@ def _box_blur_taps(radius: Tensor, max_whole: int) -> Tensor:
     inner = offsets[None] <= whole.long()[:, None]
     outer = offsets[None] == whole.long()[:, None] + 1
     return torch.where(inner, ww[:, None], torch.where(outer, fw[:, None], 0))
-
-
-def box_blur_taps(sigma: Tensor, passes: int = 3, min_whole: int = 0) -> Tensor:
-    """CPU: ``(N, width)`` int64 taps of Pillow's ``GaussianBlur(sigma)`` per sample
-    (:func:`box_blur`'s argument), ``width = 2 * max(min_whole, largest l) + 3``; zero
-    taps beyond a sample's own width change nothing."""
-    radius = box_blur_radius(sigma, passes)
-    return _box_blur_taps(radius, max([min_whole, *radius.floor().long().tolist()]))
 
 
 def identity_taps(num: int, width: int) -> Tensor:

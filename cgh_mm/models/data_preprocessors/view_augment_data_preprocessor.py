@@ -208,7 +208,7 @@ class BatchGaussianBlur(_BatchAugment):
         """``taps``: each sample's blur kernel (one centre tap where it gets none), as
         wide as the widest that ``sigma_range`` allows, so every batch has the same."""
         apply = params['apply']
-        taps = ops.box_blur_taps(params['sigma'], min_whole=self.widest)
+        taps = ops.box_blur_taps(params['sigma'], self.widest)
         taps = torch.where(apply[:, None], taps, ops.identity_taps(len(apply), taps.shape[1]))
         return dict(taps=taps, any=bool(apply.any()))
 

@@ -88,16 +88,21 @@ def runner_without_config(cfg: Config, **arguments):
     return Runner(**dict(given, **arguments))
 
 
-def write_scalars(work_dir) -> str:
+def write_scalars(work_dir, contexts=('hyper', 'global')) -> str:
     """A CGH run's ``<work_dir>/20260101_000000/vis_data/scalars.json``: 5 train records
-    (loss terms, ``alpha`` 0 to 1, every ``health/*`` key) and 2 kNN records; its path."""
-    from cgh_mm.visualization.training_curves import HEALTH_PANELS
+    (``loss_nce`` and ``loss_<context>``, ``alpha`` 0 to 1, the ``health/*`` keys that
+    ``CrossContextHead`` logs per context) and 2 kNN records; its path. ``contexts``:
+    ``('global',)`` for a run with ``teaching='global'``."""
+    from cgh_mm.models.heads.cross_context_head import relation_health
 
     vis = work_dir / '20260101_000000' / 'vis_data'
     vis.mkdir(parents=True)
-    health = [key for keys in HEALTH_PANELS.values() for key, _ in keys]
-    records = [dict(lr=0.1, loss_nce=5.0 - i, loss_hyper=0.1 * i, loss_global=0.2 * i,
-                    alpha=i / 4, step=i + 1, **{k: 0.5 + 0.1 * i for k in health})
+    tensor = torch.eye(2)
+    health = [key for context in contexts
+              for key in relation_health(context, tensor, tensor[0, 0], tensor, tensor)]
+    records = [dict(lr=0.1, loss_nce=5.0 - i, alpha=i / 4, step=i + 1,
+                    **{f'loss_{c}': (0.1 if c == 'hyper' else 0.2) * i for c in contexts},
+                    **{k: 0.5 + 0.1 * i for k in health})
                for i in range(5)]
     records.insert(3, {'knn/top1': 40.0, 'step': 1})
     records.append({'knn/top1': 55.5, 'step': 2})

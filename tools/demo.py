@@ -2,10 +2,12 @@
 
 1. gets Fashion-MNIST (Debian package ``dataset-fashion-mnist``, installed with apt-get
    when missing and running as root) as a folder dataset;
-2. measures weighted kNN top-1 (k=20, T=0.07; memory bank: a fixed train subset, queries:
-   the 10k test images) of raw pixels and of the randomly initialised backbone;
+2. measures weighted kNN top-1 as the study does (cgh_mm.evaluation.study: its k and
+   temperature; memory bank: a fixed train subset, queries: the 10k test images) of raw
+   pixels and of the randomly initialised backbone;
 3. pretrains CGH, then mmpretrain's MoCo v2 with the same backbone, data, schedule, batch
-   and queue length, each with the online kNN monitor every epoch;
+   and queue length (the study's demo configs), each with the online kNN monitor every
+   epoch;
 4. measures both pretrained backbones with the same extractor and memory bank;
 5. plots kNN per epoch of both runs against the two references, and CGH's health metrics
    and loss terms; prints a summary.
@@ -24,33 +26,32 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import cgh_mm.datasets.fashion_mnist_folder as fm
-from cgh_mm.evaluation import extract_features, weighted_knn_accuracy
+from cgh_mm.evaluation import extract_features, study
 from cgh_mm.evaluation.study import (
     GRID,
+    KNN,
+    KNN_SETTINGS,
     RESULTS_FILE,
     ResultsFileError,
     final_loaders,
     mean_std,
     recorded_runs,
 )
-from cgh_mm.runtime.scalar_logs import find_scalars_file
+from cgh_mm.runtime.scalar_logs import find_scalars_file, load_scalars
 from cgh_mm.visualization import plot_health, plot_knn_accuracy, plot_loss_terms
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STUDY_RESULTS = osp.join(ROOT, RESULTS_FILE)
-CONFIGS = dict(
-    CGH=osp.join(ROOT, 'configs', 'fashion_mnist',
-                 'cgh_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'),
-    MoCo=osp.join(ROOT, 'configs', 'fashion_mnist',
-                  'mocov2_resnet18-narrow_1xb64-coslr-6e_fashion-mnist.py'))
+# the study's demo-budget configs of CGH and MoCo v2
+CONFIGS = dict(CGH=osp.join(ROOT, GRID['demo']['cross']),
+               MoCo=osp.join(ROOT, GRID['demo']['mocov2']))
 
 
 def knn_top1(model, memory_loader, query_loader) -> float:
-    """Weighted kNN top-1 (percent) of ``model.backbone`` on the final protocol."""
-    memory = extract_features(model, memory_loader, progress=True)
-    query = extract_features(model, query_loader, progress=True)
-    return weighted_knn_accuracy(*memory, *query, num_classes=10, ks=(20, ),
-                                 temperature=0.07)[20]
+    """Weighted kNN top-1 (percent) of ``model.backbone`` on the study's final protocol."""
+    memory, query = (extract_features(model, loader, progress=True)
+                     for loader in (memory_loader, query_loader))
+    return study.knn_top1(memory, query, len(memory_loader.dataset.metainfo['classes']))
 
 
 def main() -> None:
@@ -112,16 +113,18 @@ def main() -> None:
         results[name] = knn_top1(runner.model, memory_loader, query_loader)
 
     scalars = {name: find_scalars_file(r.work_dir) for name, r in runners.items()}
+    records = {name: load_scalars(path) for name, path in scalars.items()}
     plots = [osp.join(args.work_dir, f'{n}.png') for n in ('knn_accuracy', 'cgh_health',
                                                            'cgh_loss_terms')]
     plot_knn_accuracy(
         {f'{name} (online monitor: {len(r.val_loop.memory_dataloader.dataset)} train / '
-         f'{len(r.val_loop.dataloader.dataset)} test images)': scalars[name]
+         f'{len(r.val_loop.dataloader.dataset)} test images)': records[name]
          for name, r in runners.items()}, plots[0],
         baselines={f'{k} ({n_memory} train / {n_query} test images)': results[k]
                    for k in ('random init', 'raw pixels')})
-    plot_health(scalars['CGH'], plots[1])
-    plot_loss_terms(scalars['CGH'], plots[2])
+    plot_health(records['CGH'], plots[1], teaching=cgh.model.head.teaching,
+                name=scalars['CGH'])
+    plot_loss_terms(records['CGH'], plots[2], name=scalars['CGH'])
 
     hub = cgh.message_hub
     wall = time.time() - start
@@ -130,11 +133,11 @@ def main() -> None:
     print(f'  pretraining      {len(cgh.train_dataloader.dataset)} train images x '
           f'{cgh.max_epochs} epochs, {cgh.iter} iterations each; CGH {train_time["CGH"]:.0f} s, '
           f'MoCo v2 {train_time["MoCo"]:.0f} s')
-    print(f'  kNN top-1 (k=20, T=0.07, {n_query} test images, {n_memory} train images as '
-          'memory bank)')
+    print(f'  kNN top-1 (k={KNN["k"]}, T={KNN["temperature"]}, {n_query} test images, '
+          f'{n_memory} train images as memory bank)')
     # The same protocol, budget and configs in the multi-seed study (docs/study.md), if
     # recorded: each run once, only runs evaluated as this one was.
-    protocol = dict(memory_size=n_memory, query_size=n_query, knn_k=20, knn_temperature=0.07)
+    protocol = dict(memory_size=n_memory, query_size=n_query, **KNN_SETTINGS)
     try:
         recorded = [r for r in recorded_runs(STUDY_RESULTS)[0]
                     if r['budget'] == 'demo' and all(r[k] == v for k, v in protocol.items())

@@ -1,11 +1,16 @@
 """The multi-seed study of docs/study.md, as ``tools/analysis/study.py`` runs and reports it
-and ``tools/demo.py`` compares with it: its grid of configs, its final kNN protocol, and its
-results file read back (each run once; only runs recorded as the study requires)."""
+and ``tools/demo.py`` compares with it: its grid of configs, its final kNN protocol (the
+loaders, the settings and the accuracy both tools measure), and its results file read back
+(each run once; only runs recorded as the study requires)."""
 import json
 import math
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
+
+from torch import Tensor
+
+from .functional import weighted_knn_accuracy
 
 RESULTS_FILE = 'docs/study/results.jsonl'  # in the repository
 FOLDER = 'configs/fashion_mnist/'
@@ -47,6 +52,8 @@ MOVED_CONFIGS = {
     'configs/study/mocov2_resnet18-narrow_1xb64-18e_fashion-mnist.py': GRID['3x']['mocov2'],
 }
 KNN = dict(k=20, temperature=0.07)
+# KNN as a record states it (its knn_* SETTINGS)
+KNN_SETTINGS = {f'knn_{key}': value for key, value in KNN.items()}
 # The evaluation settings a record states that change its numbers: runs that differ in
 # one of them are never pooled. ``run`` knows all but the last before a run starts.
 SETTINGS = ('memory_size', 'knn_k', 'knn_temperature', 'query_size')
@@ -160,6 +167,15 @@ def final_loaders(cfg, memory_size: int):
     query_cfg = copy.deepcopy(cfg.val_dataloader)
     query_cfg.dataset.pop('indices', None)
     return Runner.build_dataloader(memory_cfg), Runner.build_dataloader(query_cfg)
+
+
+def knn_top1(memory: Tuple[Tensor, Tensor], query: Tuple[Tensor, Tensor],
+             num_classes: int) -> float:
+    """Weighted kNN top-1 (percent) of the final protocol, :data:`KNN`'s k and temperature:
+    ``memory`` and ``query`` are ``(features (M, C), labels (M,))`` as
+    :func:`~cgh_mm.evaluation.extract_features` returns them for :func:`final_loaders`."""
+    return weighted_knn_accuracy(*memory, *query, num_classes=num_classes, ks=(KNN['k'], ),
+                                 temperature=KNN['temperature'])[KNN['k']]
 
 
 def mean_std(values: List[float]) -> str:

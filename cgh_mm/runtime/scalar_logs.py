@@ -86,7 +86,10 @@ def load_run(work_dir: str) -> Tuple[Dict[str, List[Dict]], List[str]]:
 
     def resumed_from(stamp):
         log = osp.join(work_dir, stamp, f'{stamp}.log')
-        found = _RESUMED.search(open(log, errors='replace').read()) if osp.isfile(log) else None
+        if not osp.isfile(log):
+            return None
+        with open(log, errors='replace') as f:
+            found = _RESUMED.search(f.read())
         return int(found.group(1)) if found else None
 
     stamp, _, records = trained[-1]
@@ -109,8 +112,9 @@ def load_run(work_dir: str) -> Tuple[Dict[str, List[Dict]], List[str]]:
         if dropped:
             line += (f' ({dropped} later records left out: the next part resumed from an '
                      'earlier checkpoint)')
-        if i == 0 and resumed_from(stamp) is not None:
-            line += (f', resumed from iteration {resumed_from(stamp)}: the records before it '
+        resumed = resumed_from(stamp) if i == 0 else None
+        if resumed is not None:
+            line += (f', resumed from iteration {resumed}: the records before it '
                      'are not in this work dir')
         notes.insert(i, line)
     return split_records([r for _, records, _ in chain for r in records]), notes

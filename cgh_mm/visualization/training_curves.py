@@ -1,21 +1,28 @@
 """Figures of a CGH run from its scalar logs: its loss terms and warm-up, its health
 metrics and its online kNN top-1 (``tools/analysis/training_curves.py``, ``tools/demo.py``).
 
+Each takes a run's records as :func:`~cgh_mm.runtime.scalar_logs.load_scalars` returns them
+(``{'train': [...], 'val': [...]}``), so that a run read once serves every figure; ``name``
+says in an error which run it was.
+
 Figure objects, not pyplot: no backend is chosen or switched (the user's stays as it is),
 and nothing is kept in pyplot's figure list after the caller drops the figure.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from matplotlib.figure import Figure
 
-from ..runtime.scalar_logs import load_scalars, scalar_series
+from ..runtime.scalar_logs import scalar_series
+
+Records = Dict[str, List[Dict]]  # a run's records: load_scalars(...)
 
 LOSS_TERMS = ('loss_nce', 'loss_hyper', 'loss_global')
-# panel title -> (health key, label) pairs, as CrossContextHead logs them
+# panel title -> (health key, label) pairs, as CrossContextHead logs them; a run logs the
+# keys of its contexts (teaching='global': the global ones only)
 HEALTH_PANELS = {
     'target entropy / ln K (1 = flat, no signal)': (
-        ('health/hyper_target_entropy', 'loss_hyper target (teacher global)'),
-        ('health/global_target_entropy', 'loss_global target (teacher hypercolumn)')),
+        ('health/hyper_target_entropy', 'loss_hyper target'),
+        ('health/global_target_entropy', 'loss_global target')),
     'KL part of the loss (nats; 0 = nothing to learn)': (
         ('health/hyper_kl', 'loss_hyper'), ('health/global_kl', 'loss_global')),
     'mean cosine between images of a batch (1 = collapsed)': (
@@ -24,6 +31,21 @@ HEALTH_PANELS = {
         ('health/teacher_global_cos', 'teacher global'),
         ('health/teacher_hyper_cos', 'teacher hypercolumn')),
 }
+_TARGET_ENTROPY = 'health/{}_target_entropy'
+
+
+def _teacher_labels(teaching: str) -> Dict[str, str]:
+    """Label of each ``health/*_target_entropy`` key naming the context whose relations
+    are the target under ``teaching`` (CrossContextHead's)."""
+    # what the head and the health hook say; imported here: they import mmpretrain
+    from ..engine.hooks.cgh_health_hook import CROSS_TEACHER, STUDENT_CONTEXT
+    from ..models.heads.cross_context_head import TEACHING
+    if teaching not in TEACHING:
+        raise ValueError(f'teaching={teaching!r}: CrossContextHead knows {list(TEACHING)}; '
+                         "give the run's model.head.teaching, or None for neutral labels.")
+    teacher = CROSS_TEACHER if teaching == 'cross' else STUDENT_CONTEXT
+    return {_TARGET_ENTROPY.format(name): f'loss_{name} target (teacher {context})'
+            for name, context in teacher.items()}
 
 
 def _save(fig: Figure, out_path: Optional[str]) -> Figure:
@@ -33,15 +55,15 @@ def _save(fig: Figure, out_path: Optional[str]) -> Figure:
     return fig
 
 
-def plot_loss_terms(scalars_path: str, out_path: Optional[str] = None,
-                    terms: Sequence[str] = LOSS_TERMS) -> Figure:
+def plot_loss_terms(records: Records, out_path: Optional[str] = None,
+                    terms: Sequence[str] = LOSS_TERMS, name: str = 'the run') -> Figure:
     """The (weighted) CGH loss terms and the warm-up ``alpha`` per iteration."""
-    records = load_scalars(scalars_path)['train']
+    records = records['train']
     fig = Figure(figsize=(7, 5.5))
     ax_loss, ax_alpha = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=(3, 1)))
     series = {term: scalar_series(records, term) for term in terms}
     if not any(steps for steps, _ in series.values()):
-        raise ValueError(f'{scalars_path} has none of {list(terms)}: is it a CGH run?')
+        raise ValueError(f'{name} has none of {list(terms)}: is it a CGH run?')
     for term, (steps, values) in series.items():
         if steps:
             ax_loss.plot(steps, values, label=term, linewidth=1.2)
@@ -54,17 +76,17 @@ def plot_loss_terms(scalars_path: str, out_path: Optional[str] = None,
     return _save(fig, out_path)
 
 
-def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
+def plot_knn_accuracy(runs: Dict[str, Records], out_path: Optional[str] = None,
                       baselines: Optional[Dict[str, float]] = None,
                       key: str = 'knn/top1') -> Figure:
-    """Online kNN top-1 per validation epoch of each run (label -> scalars.json), with
+    """Online kNN top-1 per validation epoch of each run (label -> its records), with
     reference values (label -> accuracy) drawn as horizontal lines."""
     fig = Figure(figsize=(6.5, 4))
     ax = fig.subplots()
-    for label, path in runs.items():
-        steps, values = scalar_series(load_scalars(path)['val'], key)
+    for label, records in runs.items():
+        steps, values = scalar_series(records['val'], key)
         if not steps:
-            raise ValueError(f'{path} has no `{key}`: was the kNN monitor (KNNValLoop + '
+            raise ValueError(f'{label} has no `{key}`: was the kNN monitor (KNNValLoop + '
                              'WeightedKNNAccuracy) on?')
         ax.plot(steps, values, marker='o', label=label)
     for (label, value), style in zip((baselines or {}).items(), ('--', ':', '-.')):
@@ -75,17 +97,24 @@ def plot_knn_accuracy(runs: Dict[str, str], out_path: Optional[str] = None,
     return _save(fig, out_path)
 
 
-def plot_health(scalars_path: str, out_path: Optional[str] = None) -> Figure:
-    """CGH's health metrics per iteration, the InfoNCE warm-up shaded."""
-    records = load_scalars(scalars_path)['train']
+def plot_health(records: Records, out_path: Optional[str] = None,
+                teaching: Optional[str] = None, name: str = 'the run') -> Figure:
+    """CGH's health metrics per iteration, the InfoNCE warm-up shaded: each panel draws
+    the keys the run logged. ``teaching``: the run's ``model.head.teaching``; the labels
+    of the targets then name the teacher context (None: not named)."""
+    records = records['train']
+    labels = _teacher_labels(teaching) if teaching is not None else {}
     fig = Figure(figsize=(7, 8.5))
     axes = fig.subplots(len(HEALTH_PANELS), 1, sharex=True)
     warmup = [s for s, a in zip(*scalar_series(records, 'alpha')) if a < 1]
     for ax, (title, keys) in zip(axes, HEALTH_PANELS.items()):
         for key, label in keys:
-            ax.plot(*scalar_series(records, key), label=label, linewidth=1.2)
-        if not ax.lines[0].get_xdata().size:
-            raise ValueError(f'{scalars_path} has no `{keys[0][0]}`: is it a CGH run?')
+            steps, values = scalar_series(records, key)
+            if steps:
+                ax.plot(steps, values, label=labels.get(key, label), linewidth=1.2)
+        if not ax.lines:
+            raise ValueError(f'{name} has none of {[key for key, _ in keys]}: is it a '
+                             'CGH run? (CrossContextHead logs them)')
         if warmup:
             ax.axvspan(min(warmup), max(warmup), color='grey', alpha=0.15)
         ax.set_title(title, fontsize=9)

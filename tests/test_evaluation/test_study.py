@@ -1,12 +1,19 @@
-"""cgh_mm/evaluation/study.py: the study's grid and its results file read back."""
+"""cgh_mm/evaluation/study.py: the study's grid, its kNN protocol and its results file read back."""
 import json
 import os.path as osp
 
+import torch
+
+from cgh_mm.evaluation import weighted_knn_accuracy
 from cgh_mm.evaluation.study import (
     GRID,
+    KNN,
+    KNN_SETTINGS,
     MOVED_CONFIGS,
     RESULTS_FILE,
+    SETTINGS,
     ResultsFileError,
+    knn_top1,
     load_results,
     mean_std,
     recorded_runs,
@@ -69,3 +76,21 @@ def test_each_run_counts_once_and_unrecordable_runs_not_at_all(tmp_path):
     runs[3] = dict(runs[0], knn_top1=75.0)  # recorded twice, other numbers
     with raises_stating(ResultsFileError, 'cross seed 0', 'lines 1, 4', 'delete'):
         recorded_runs(write_results(tmp_path / 'results.jsonl', runs))
+
+
+def test_knn_top1_is_the_weighted_knn_with_the_study_settings():
+    gen = torch.Generator().manual_seed(0)
+    memory = torch.randn(200, 8, generator=gen), torch.randint(0, 4, (200, ), generator=gen)
+    query = torch.randn(100, 8, generator=gen), torch.randint(0, 4, (100, ), generator=gen)
+
+    def accuracy(k, temperature):
+        return weighted_knn_accuracy(*memory, *query, num_classes=4, ks=(k, ),
+                                     temperature=temperature)[k]
+
+    top1 = knn_top1(memory, query, num_classes=4)
+    assert top1 == accuracy(KNN['k'], KNN['temperature'])
+    # these features tell the settings apart: another k or temperature gives another number
+    assert top1 != accuracy(5, KNN['temperature']) and top1 != accuracy(KNN['k'], 1.0)
+    # a record states the settings by the names the study compares runs by
+    assert set(KNN_SETTINGS) < set(SETTINGS)
+    assert KNN_SETTINGS == dict(knn_k=KNN['k'], knn_temperature=KNN['temperature'])

@@ -1,6 +1,11 @@
 """cgh_mm/runtime/scalar_logs.py: a run's scalars.json read back, a resumed run whole."""
+import gc
+import warnings
+from types import SimpleNamespace
+
 from mmpretrain.utils import load_json_log
 
+from cgh_mm.runtime import scalar_logs
 from cgh_mm.runtime.scalar_logs import find_scalars_file, load_run, load_scalars, scalar_series
 from tests.helpers import raises_stating, write_resumed_run, write_run_part, write_scalars
 
@@ -51,3 +56,20 @@ def test_a_broken_line_inside_a_log_is_named(tmp_path):
     path.write_text('\n'.join([lines[0], lines[1][:20], lines[2]]) + '\n')
     with raises_stating(ValueError, path, 'line 2'):
         load_run(str(work_dir))
+
+
+def test_each_log_is_read_once_and_closed(tmp_path, monkeypatch):
+    """A run resumed from a checkpoint of another work dir: its log says so once, read once."""
+    work_dir = tmp_path / 'run'
+    write_run_part(work_dir, '20260101_000000', range(5, 11), resumed_from=4)
+    searched = []
+    resumed = scalar_logs._RESUMED
+    monkeypatch.setattr(scalar_logs, '_RESUMED', SimpleNamespace(
+        search=lambda text: searched.append(text) or resumed.search(text)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', ResourceWarning)
+        _, parts = load_run(str(work_dir))
+        gc.collect()
+    assert 'resumed from iteration 4' in parts[0]
+    assert len(searched) == 1
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

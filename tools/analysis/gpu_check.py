@@ -50,6 +50,7 @@ import cgh_mm.datasets  # noqa: F401  (the loader's transforms: LoadImageFromFil
 import cgh_mm.models  # noqa: F401  (CGH, its DDP wrapper, ViewAugmentDataPreprocessor)
 from cgh_mm.datasets.loader_memory import memory_in_flight
 from cgh_mm.engine.rank_agreement import rank_agreement
+from cgh_mm.evaluation.feature_sets import device_name
 from cgh_mm.models.utils import relation_logits, relation_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -395,11 +396,9 @@ class Check:
 
 def header(check: Check) -> None:
     args, device = check.args, check.device
+    where = device_name(device)
     if device.type == 'cuda':
-        where = (f'{torch.cuda.get_device_name()}, {torch.cuda.device_count()} GPU(s), '
-                 f'cuDNN {torch.backends.cudnn.version()}')
-    else:
-        where = f'CPU, {torch.get_num_threads()} thread(s)'
+        where += f', {torch.cuda.device_count()} GPU(s), cuDNN {torch.backends.cudnn.version()}'
     print(f'{where}; torch {torch.__version__}, CUDA {torch.version.cuda}; TF32: convolutions '
           f'{torch.backends.cudnn.allow_tf32}, matmuls {torch.backends.cuda.matmul.allow_tf32} '
           f'(relations are float32 matmuls: TF32 there would round them)')

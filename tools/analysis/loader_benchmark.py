@@ -37,6 +37,7 @@ from sklearn.datasets import load_sample_images
 
 import cgh_mm.datasets  # noqa: F401  (registers the transforms)
 import cgh_mm.models  # noqa: F401  (registers the preprocessor)
+from cgh_mm.evaluation.feature_sets import checked_device, default_device, device_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATASETS = os.path.join(ROOT, 'configs', '_base_', 'datasets')
@@ -137,14 +138,14 @@ def main(argv=None) -> None:
     parser.add_argument('--num-images', type=int, default=24, help='photos to generate')
     parser.add_argument('--samples', type=int, default=60, help='samples per pipeline per round')
     parser.add_argument('--rounds', type=int, default=3)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default=default_device())
     parser.add_argument('--batch-size', type=int, default=64, help='device-side batch')
     parser.add_argument('--device-repeats', type=int, default=5)
     args = parser.parse_args(argv)
-    if torch.device(args.device).type == 'cuda' and not torch.cuda.is_available():
-        parser.error(f'--device {args.device}: torch.cuda.is_available() is False here (torch '
-                     f'{torch.__version__}, built for CUDA {torch.version.cuda}); run it on a '
-                     'GPU machine, or measure the CPU with --device cpu.')
+    try:
+        device = checked_device(args.device)
+    except SystemExit as refused:  # before any measurement, as a usage error
+        parser.error(str(refused))
     init_default_scope('mmpretrain')
 
     with tempfile.TemporaryDirectory() as folder:
@@ -162,10 +163,7 @@ def main(argv=None) -> None:
         split_pipe = list(pipes.values())[2]
         cost = device_cost(split_pipe, paths, args.batch_size, args.device,
                            args.device_repeats)
-        device_name = (torch.cuda.get_device_name(args.device)
-                       if args.device.startswith('cuda') else f'CPU, {torch.get_num_threads()} '
-                       'thread(s)')
-        print(f'device side of (c): {cost:.3f} ms/sample on {args.device} ({device_name}), '
+        print(f'device side of (c): {cost:.3f} ms/sample on {device_name(device)}, '
               f'batch {args.batch_size}')
     names = list(rates)
     print(f'ratio: {rates[names[2]] / rates[names[0]]:.2f}')

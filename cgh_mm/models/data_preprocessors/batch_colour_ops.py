@@ -60,21 +60,6 @@ def blend(degenerate: Tensor, images: Tensor, factor: Tensor) -> Tensor:
     return (degenerate + factor * (images - degenerate)).clamp_(0, 255).trunc_()
 
 
-def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
-    """``ImageEnhance.Brightness``: blend with black."""
-    return blend(images.new_zeros(()), images, factor)
-
-
-def adjust_contrast(images: Tensor, factor: Tensor) -> Tensor:
-    """``ImageEnhance.Contrast``: blend with the image's mean luma, rounded."""
-    return blend(mean_luma(luma(images)), images, factor)
-
-
-def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
-    """``ImageEnhance.Color``: blend with the image's luma."""
-    return blend(luma(images), images, factor)
-
-
 def blend_step(images: Tensor, factor: Tensor, contrast: Tensor, saturation: Tensor,
                weights: Optional[Tensor] = None) -> Tensor:
     """One of brightness, contrast or saturation per sample, in one pass over the batch:
@@ -130,28 +115,14 @@ def shift_hue(images: Tensor, shift: Tensor) -> Tensor:
     return pattern.gather(1, index).to(images.dtype)
 
 
-def adjust_hue(images: Tensor, hue_factor: Tensor) -> Tensor:
-    """``mmcv.adjust_hue`` (Pillow backend): Pillow's 8-bit HSV, hue channel shifted
-    by ``uint8(hue_factor * 255)`` modulo 256, back to RGB."""
-    return shift_hue(images, hue_shift(hue_factor))
-
-
 def grey_levels(images: Tensor, rgb_weights: Tensor) -> Tensor:
     """mmcv's ``RandomGrayscale`` grey level: the weighted channel sum, truncated,
-    ``(N, 1, H, W)``. ``rgb_weights``: ``(3,)`` in RGB order, summing to 1 (see
-    :func:`grayscale`)."""
+    ``(N, 1, H, W)``. ``rgb_weights``: ``(3,)`` in RGB order, summing to 1 (mmcv's
+    ``channel_weights`` divided by their sum, as mmcv does)."""
     # float64 as mmcv's numpy sum: in float32 a grey pixel (v, v, v) can land just
     # under v and truncate to v - 1 where mmcv keeps v, or the other way round.
     grey = (images.double() * rgb_weights.double().view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
     return grey.trunc_().to(images.dtype)
-
-
-def grayscale(images: Tensor, rgb_weights: Tensor) -> Tensor:
-    """mmcv's ``RandomGrayscale(keep_channels=True)`` when it fires: the normalised
-    weighted channel sum, truncated, on all three channels. ``rgb_weights``:
-    ``(3,)`` in RGB order."""
-    weights = rgb_weights.double() / rgb_weights.double().sum()
-    return grey_levels(images, weights).expand_as(images).clone()
 
 
 def solarize(images: Tensor, threshold: float) -> Tensor:
@@ -173,10 +144,14 @@ def box_blur_radius(sigma: Tensor, passes: int = 3) -> Tensor:
     return whole + frac
 
 
-def _box_blur_taps(radius: Tensor, max_whole: int) -> Tensor:
-    """``(N, 2 * max_whole + 3)`` integer tap weights of Pillow's extended box filter,
-    in its 24-bit fixed point: the ``2l + 1`` inner taps weigh ``ww = 2**24 / (2r + 1)``
-    (truncated), the two outer ones ``fw``, the remainder split in two."""
+def box_blur_taps(sigma: Tensor, max_whole: int, passes: int = 3) -> Tensor:
+    """CPU: ``(N, 2 * max_whole + 3)`` int64 taps of Pillow's ``GaussianBlur(sigma)`` per
+    sample (:func:`box_blur`'s argument), ``max_whole`` at least the integer part ``l``
+    of every sample's :func:`box_blur_radius` ``r`` (zero taps beyond a sample's own width
+    change nothing). In Pillow's 24-bit fixed point: the ``2l + 1`` inner taps weigh
+    ``ww = 2**24 / (2r + 1)`` (truncated), the two outer ones ``fw``, the remainder split
+    in two."""
+    radius = box_blur_radius(sigma, passes)
     whole = radius.floor()
     ww = torch.floor(float(1 << 24) / (radius * 2 + 1)).long()
     fw = ((1 << 24) - (whole.long() * 2 + 1) * ww) // 2
@@ -184,14 +159,6 @@ def _box_blur_taps(radius: Tensor, max_whole: int) -> Tensor:
     inner = offsets[None] <= whole.long()[:, None]
     outer = offsets[None] == whole.long()[:, None] + 1
     return torch.where(inner, ww[:, None], torch.where(outer, fw[:, None], 0))
-
-
-def box_blur_taps(sigma: Tensor, passes: int = 3, min_whole: int = 0) -> Tensor:
-    """CPU: ``(N, width)`` int64 taps of Pillow's ``GaussianBlur(sigma)`` per sample
-    (:func:`box_blur`'s argument), ``width = 2 * max(min_whole, largest l) + 3``; zero
-    taps beyond a sample's own width change nothing."""
-    radius = box_blur_radius(sigma, passes)
-    return _box_blur_taps(radius, max([min_whole, *radius.floor().long().tolist()]))
 
 
 def identity_taps(num: int, width: int) -> Tensor:
@@ -223,11 +190,3 @@ def box_blur(images: Tensor, taps: Tensor, passes: int = 3) -> Tensor:
             out = acc.add_(1 << 23).bitwise_right_shift_(24)
         out = out.transpose(-1, -2)
     return out.to(images.dtype, memory_format=torch.contiguous_format)
-
-
-def gaussian_blur(images: Tensor, sigma: Tensor, passes: int = 3) -> Tensor:
-    """Pillow's ``ImageFilter.GaussianBlur(radius=sigma)``, per sample (``sigma``
-    ``(N,)``; its taps are computed on the CPU)."""
-    if images.shape[0] == 0:
-        return images
-    return box_blur(images, box_blur_taps(sigma.cpu(), passes).to(images.device), passes)

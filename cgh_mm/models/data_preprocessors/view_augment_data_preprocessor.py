@@ -71,10 +71,6 @@ class _BatchAugment:
     def apply(self, images: Tensor, encoded: Encoded) -> Tensor:
         raise NotImplementedError
 
-    def __call__(self, images: Tensor, params: Params) -> Tensor:
-        """``images`` augmented with the drawn ``params`` (CPU tensors)."""
-        return self.apply(images, encoded_to_device([[self.encode(params)]], images.device)[0][0])
-
 
 class BatchColorJitter(_BatchAugment):
     """mmpretrain's ``ColorJitter`` (Pillow backend) inside ``RandomApply(prob)``: per
@@ -212,7 +208,7 @@ class BatchGaussianBlur(_BatchAugment):
         """``taps``: each sample's blur kernel (one centre tap where it gets none), as
         wide as the widest that ``sigma_range`` allows, so every batch has the same."""
         apply = params['apply']
-        taps = ops.box_blur_taps(params['sigma'], min_whole=self.widest)
+        taps = ops.box_blur_taps(params['sigma'], self.widest)
         taps = torch.where(apply[:, None], taps, ops.identity_taps(len(apply), taps.shape[1]))
         return dict(taps=taps, any=bool(apply.any()))
 
@@ -322,16 +318,6 @@ class ViewAugmentDataPreprocessor(SelfSupDataPreprocessor):
         for augment, params in zip(pipeline, encoded):
             images = augment.apply(images, params)
         return images
-
-    def augment_view(self, view: torch.Tensor, pipeline: List) -> torch.Tensor:
-        """``(N, 3, H, W)`` uint8 view in the loader's channel order -> augmented float
-        view in the same order, whole numbers in [0, 255] (parameters drawn from
-        ``self.generator``)."""
-        encoded = [augment.encode(augment.sample(view.shape[0], self.generator))
-                   for augment in pipeline]
-        images = self._augmented_rgb(view, pipeline,
-                                     encoded_to_device([encoded], view.device)[0])
-        return images.flip(1) if self.input_is_bgr else images
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """As ``SelfSupDataPreprocessor.forward``; in training, the views are

@@ -2,7 +2,9 @@
 
 Per op: one deterministic case equal to the CPU transform pixel for pixel, and the
 distribution of its random parameters; end to end: the distribution of output pixel
-statistics of the strong view's colour pipeline. Where a plausible bug (another op
+statistics of the strong view's colour pipeline. Every case runs the code a training step
+runs: an augmentation's encode and apply on parameters moved as ``forward`` moves them, or
+``forward`` itself. Where a plausible bug (another op
 order, another blur kernel size) would still look fine, the test also runs that bug
 and checks that it fails.
 """
@@ -27,6 +29,7 @@ from cgh_mm.models.data_preprocessors import (
     ViewAugmentDataPreprocessor,
 )
 from cgh_mm.models.data_preprocessors import batch_colour_ops as ops
+from cgh_mm.models.data_preprocessors.view_augment_data_preprocessor import encoded_to_device
 from tests.helpers import CountOps, HostSyncs, raises_stating
 
 JITTER = dict(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)
@@ -68,6 +71,30 @@ def cpu(transform, img: np.ndarray) -> np.ndarray:
     return transform(dict(img=img.copy()))['img']
 
 
+def augmented(augment, images: torch.Tensor, params: dict) -> torch.Tensor:
+    """``images`` (RGB) augmented by ``augment`` with the drawn ``params`` (CPU tensors) as
+    ``forward`` does it: encoded, moved to the images' device in one copy, applied."""
+    return augment.apply(images, encoded_to_device([[augment.encode(params)]], images.device)[0][0])
+
+
+def jitter_one_op(images: torch.Tensor, op: str, factor: float) -> torch.Tensor:
+    """``images`` (one sample, RGB) through a ``BatchColorJitter`` whose only op is ``op``
+    (``'brightness'``, ...), with ``factor``."""
+    index = getattr(BatchColorJitter, op.upper())
+    factors = torch.zeros(1, 4, dtype=torch.float64)
+    factors[0, index] = factor
+    order = torch.tensor([[index, *(i for i in range(4) if i != index)]])
+    return augmented(BatchColorJitter(**{op: JITTER[op]}), images,
+                     dict(apply=torch.tensor([True]), order=order, factors=factors))
+
+
+def train_forward(preprocessor: ViewAugmentDataPreprocessor, view: torch.Tensor) -> torch.Tensor:
+    """One view (uint8, loader's channel order) through the training ``forward`` of a
+    preprocessor of one view pipeline that does not normalise: the augmented view as float
+    whole numbers, in the loader's channel order."""
+    return preprocessor(dict(inputs=[view], data_samples=None), training=True)['inputs'][0]
+
+
 # ---------------------------------------------------------------- one case per op
 
 @pytest.mark.parametrize('order', [(0, 1, 2, 3), (3, 2, 1, 0), (2, 0, 3, 1)])
@@ -79,25 +106,24 @@ def test_colour_jitter_equals_the_cpu_transform_for_a_given_order(photo_bgr, ord
         expected = cpu(jitter, photo_bgr)
     params = dict(apply=torch.tensor([True]), order=torch.tensor([order]),
                   factors=torch.tensor([factors], dtype=torch.float64))
-    got = to_bgr(BatchColorJitter(**JITTER)(to_batch(photo_bgr), params))
+    got = to_bgr(augmented(BatchColorJitter(**JITTER), to_batch(photo_bgr), params))
     assert max_diff(got, expected) == 0
     # The check sees order: the reversed order is off by more than rounding.
     params['order'] = torch.tensor([order[::-1]])
-    wrong = to_bgr(BatchColorJitter(**JITTER)(to_batch(photo_bgr), params))
+    wrong = to_bgr(augmented(BatchColorJitter(**JITTER), to_batch(photo_bgr), params))
     assert max_diff(wrong, expected) > 1
 
 
-@pytest.mark.parametrize('op, arg', [('adjust_brightness', 0.63), ('adjust_contrast', 1.31),
-                                     ('adjust_saturation', 0.7), ('adjust_hue', -0.08),
-                                     ('adjust_hue', 0.1)])
-def test_each_jitter_op_equals_the_cpu_transform(photo_bgr, op, arg):
-    index = ['adjust_brightness', 'adjust_contrast', 'adjust_saturation', 'adjust_hue'].index(op)
+@pytest.mark.parametrize('op, factor', [('brightness', 0.63), ('contrast', 1.31),
+                                        ('saturation', 0.7), ('hue', -0.08), ('hue', 0.1)])
+def test_each_jitter_op_equals_the_cpu_transform(photo_bgr, op, factor):
+    index = getattr(BatchColorJitter, op.upper())
     factors = [None] * 4
-    factors[index] = arg
+    factors[index] = factor
     with patch.object(ColorJitter, '_rand_params', return_value=(np.array([index]), *factors)):
         expected = cpu(ColorJitter(**JITTER), photo_bgr)
-    got = to_bgr(getattr(ops, op)(to_batch(photo_bgr), torch.tensor([arg])))
-    assert max_diff(got, expected) == 0
+    got = to_bgr(jitter_one_op(to_batch(photo_bgr), op, factor))
+    assert max_diff(got, expected) == 0 and max_diff(got, photo_bgr) > 1
 
 
 @pytest.mark.parametrize('hue_factor', [-0.1, -0.031, 0.004, 0.05, 0.1])
@@ -110,7 +136,7 @@ def test_hue_equals_the_cpu_transform_on_every_colour_level(hue_factor):
     with patch.object(ColorJitter, '_rand_params',
                       return_value=(np.array([3]), None, None, None, hue_factor)):
         expected = cpu(ColorJitter(**JITTER), img_bgr)
-    got = to_bgr(ops.adjust_hue(to_batch(img_bgr), torch.tensor([hue_factor])))
+    got = to_bgr(jitter_one_op(to_batch(img_bgr), 'hue', hue_factor))
     assert max_diff(got, expected) == 0
 
 
@@ -119,17 +145,21 @@ def test_grayscale_equals_the_cpu_transform(photo_bgr):
                    photo_bgr)
     apply = dict(apply=torch.tensor([True]))
     grey = BatchRandomGrayscale(prob=1.0, channel_weights=GREY_WEIGHTS)
-    got = to_bgr(grey(to_batch(photo_bgr), apply))
+    got = to_bgr(augmented(grey, to_batch(photo_bgr), apply))
     assert max_diff(got, expected) == 0
     # channel_weights are in BGR order: applying them to RGB would be a visible error
     wrong = BatchRandomGrayscale(prob=1.0, channel_weights=GREY_WEIGHTS, input_is_bgr=False)
-    assert max_diff(to_bgr(wrong(to_batch(photo_bgr), apply)), expected) > 1
+    assert max_diff(to_bgr(augmented(wrong, to_batch(photo_bgr), apply)), expected) > 1
 
 
 @pytest.mark.parametrize('sigma', [0.1, 0.45, 1.0, 1.7, 2.0])
 def test_blur_equals_the_cpu_transform(photo_bgr, sigma):
+    """The recipe's sigma range: every kernel as wide as the widest it allows (sigma 2),
+    a narrower one padded with zero taps."""
     expected = cpu(GaussianBlur(radius=sigma, prob=1.0), photo_bgr)
-    got = to_bgr(ops.gaussian_blur(to_batch(photo_bgr), torch.tensor([sigma])))
+    params = dict(apply=torch.tensor([True]), sigma=torch.tensor([sigma], dtype=torch.float64))
+    got = to_bgr(augmented(BatchGaussianBlur(sigma_range=(0.1, 2.0), prob=1.0),
+                           to_batch(photo_bgr), params))
     assert max_diff(got, expected) == 0
 
 
@@ -148,8 +178,8 @@ def test_blur_check_sees_the_kernel_size(photo_bgr):
 
 def test_solarize_equals_the_cpu_transform(photo_bgr):
     expected = cpu(Solarize(thr=128, prob=1.0), photo_bgr)
-    got = to_bgr(BatchSolarize(thr=128, prob=1.0)(to_batch(photo_bgr),
-                                                  dict(apply=torch.tensor([True]))))
+    got = to_bgr(augmented(BatchSolarize(thr=128, prob=1.0), to_batch(photo_bgr),
+                           dict(apply=torch.tensor([True]))))
     assert max_diff(got, expected) == 0 and max_diff(got, photo_bgr) > 100
 
 
@@ -173,7 +203,7 @@ def test_a_whole_view_equals_the_cpu_pipeline_given_the_same_draws(photo_bgr):
     replay = torch.Generator()
     replay.set_state(preprocessor.generator.get_state())
     view = torch.from_numpy(photo_bgr.copy()).permute(2, 0, 1)[None].repeat(4, 1, 1, 1)
-    out = preprocessor.augment_view(view, preprocessor.view_pipelines[0])
+    out = train_forward(preprocessor, view)
     jitter, _, blur = (augment.sample(4, replay) for augment in preprocessor.view_pipelines[0])
     for i in range(4):
         draws = dict(order=jitter['order'][i], factors=jitter['factors'][i])
@@ -205,8 +235,7 @@ def test_each_sample_equals_the_cpu_pipeline_with_its_own_draws():
     replay = torch.Generator()
     replay.set_state(preprocessor.generator.get_state())
     crops = _photo_crops(num)
-    out = preprocessor.augment_view(torch.from_numpy(crops).permute(0, 3, 1, 2),
-                                    preprocessor.view_pipelines[0])
+    out = train_forward(preprocessor, torch.from_numpy(crops).permute(0, 3, 1, 2))
     jitter, grey, blur = (augment.sample(num, replay) for augment in preprocessor.view_pipelines[0])
     drew = torch.stack([jitter['apply'], grey['apply'], blur['apply']])
     assert drew.any(dim=1).all() and not drew.all(dim=1).any()  # a mixed batch
@@ -362,7 +391,7 @@ def cpu_outputs(photo_bgr):
 def _device_outputs(photo_bgr: np.ndarray, view_pipeline) -> np.ndarray:
     preprocessor = ViewAugmentDataPreprocessor(view_pipelines=[view_pipeline], seed=0)
     view = torch.from_numpy(photo_bgr.copy()).permute(2, 0, 1)[None].repeat(VIEWS, 1, 1, 1)
-    out = preprocessor.augment_view(view, preprocessor.view_pipelines[0])
+    out = train_forward(preprocessor, view)
     return out.permute(0, 2, 3, 1).numpy().astype(np.uint8)
 
 

@@ -34,6 +34,7 @@ def test_dry_run_runs_every_section_on_the_cpu_as_a_user_runs_it():
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert 'DRY RUN' in out and 'ViewAugmentDataPreprocessor' in out
+    assert re.match(r'cpu \(\d+ threads\); torch ', out), out  # where it measured
     assert 'channels_last=True' in out
     titles = re.findall(r'^== (.+)$', out, flags=re.M)
     assert titles == ['training step', 'largest batch', 'loader', 'AMP error', 'ranks']

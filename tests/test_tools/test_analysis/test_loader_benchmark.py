@@ -18,7 +18,7 @@ def test_benchmark_runs_and_prints_the_ratio(capsys):
     out = capsys.readouterr().out
     assert len(re.findall(r'samples/s/core', out)) == 3
     assert re.search(r'JPEG decode: cv2 [\d.]+ ms, pillow [\d.]+ ms', out)
-    assert re.search(r'device side of \(c\): [\d.]+ ms/sample on cpu', out)
+    assert re.search(r'device side of \(c\): [\d.]+ ms/sample on cpu \(\d+ threads\)', out)
     assert re.search(r'^ratio: \d+\.\d\d$', out.strip().splitlines()[-1])
 
 

@@ -3,6 +3,7 @@ _base_ = [
     '../_base_/models/cgh_r18.py',
     '../_base_/schedules/sgd_bs256.py',
     '../_base_/default_runtime.py',
+    '../_base_/datasets/cgh_two_views.py',
 ]
 
 model = dict(
@@ -12,35 +13,18 @@ model = dict(
     neck=dict(hid_channels=256),
     hypercolumn_neck=dict(conv_channels=256, hid_channels=256))
 
-weak_view = [
-    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.0), backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-]
-strong_view = [
-    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.0), backend='pillow'),
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                          saturation=0.4, hue=0.1)],
-         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='RandomFlip', prob=0.5),
-]
+# The paper's two views (cgh_two_views.py) at 64 px, without blur; the generated images
+# are decoded already.
+train_pipeline = _base_.train_pipeline[1:]
+weak_view, strong_view = train_pipeline[0].transforms
+weak_view[0].scale = strong_view[0].scale = 64
+del strong_view[3]  # GaussianBlur
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='SyntheticImageDataset',
-        num_images=64,
-        image_size=64,
-        num_classes=4,
-        pipeline=[
-            dict(type='MultiView', num_views=[1, 1], transforms=[weak_view, strong_view]),
-            dict(type='PackInputs'),
-        ]))
+    persistent_workers=False,  # no workers to keep
+    dataset=dict(type='SyntheticImageDataset', num_images=64, image_size=64, num_classes=4,
+                 pipeline=train_pipeline))
 
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=False, begin=0, end=4),

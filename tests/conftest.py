@@ -43,8 +43,8 @@ def _seed():
 @pytest.fixture(autouse=True)
 def _torch_allow_list_restored():
     """Each test starts from torch's ``weights_only`` allow-list as the one before it did:
-    a run a test makes fail keeps CheckpointGlobalsHook's classes allowed (mmengine calls
-    no hook when a run raises, so its ``after_run`` never comes)."""
+    a run a test makes fail while it loads keeps CheckpointGlobalsHook's classes allowed
+    (mmengine calls no hook when a run raises, so the hook's close never comes)."""
     before = torch.serialization.get_safe_globals()
     yield
     torch.serialization.clear_safe_globals()

@@ -8,7 +8,7 @@ receiving ``2 (W - 1) / W * S``:
 * shuffle-BN (``model.shuffle_teacher_bn=True``, BN): the teacher's input images are
   all-gathered (``shuffle_across_ranks``, as mmpretrain's ``batch_shuffle_ddp``), the
   shuffle index is broadcast, and the teacher's two embeddings are all-gathered back
-  (``unshuffle_across_ranks``);
+  (mmpretrain's ``batch_unshuffle_ddp``);
 * SyncBN (``shuffle_teacher_bn=False``): every BN layer all-gathers ``2C + 1`` statistics
   in each forward (student and teacher) and all-reduces ``2C`` gradient sums in the
   student's backward;

@@ -23,6 +23,7 @@ from mmengine.dist import all_gather, get_rank, get_world_size
 from mmengine.model import ExponentialMovingAverage, MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup import BaseSelfSupervisor
+from mmpretrain.models.utils import batch_unshuffle_ddp
 from mmpretrain.registry import MODEL_WRAPPERS, MODELS
 from mmpretrain.structures import DataSample
 
@@ -255,7 +256,7 @@ class CGH(BaseSelfSupervisor):
                 inputs[0], None)
             teacher_keys = self.embed(weak_view, teacher=True)  # (global, hypercolumn or None)
             if shuffle:
-                teacher_keys = [k if k is None else unshuffle_across_ranks(k, unshuffle)
+                teacher_keys = [k if k is None else batch_unshuffle_ddp(k, unshuffle)
                                 for k in teacher_keys]
 
         losses = self.head.loss(student_global, student_hypercolumn, *teacher_keys,
@@ -268,7 +269,7 @@ class CGH(BaseSelfSupervisor):
 
 def shuffle_across_ranks(images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Shuffle-BN: this rank's share of the all-gathered batch in a random order that
-    every rank shares, and the order that undoes it (:func:`unshuffle_across_ranks`).
+    every rank shares, and the order that undoes it (mmpretrain's ``batch_unshuffle_ddp``).
 
     mmpretrain's ``batch_shuffle_ddp`` with the permutation drawn and broadcast on the
     images' device (the same draw on the CPU): mmengine's ``broadcast`` copies it to the
@@ -280,11 +281,6 @@ def shuffle_across_ranks(images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tens
     permutation = funcol.broadcast(permutation, 0, dist.group.WORLD)  # rank 0's
     mine = permutation.view(get_world_size(), -1)[get_rank()]
     return gathered[mine], torch.argsort(permutation)
-
-
-def unshuffle_across_ranks(keys: torch.Tensor, unshuffle: torch.Tensor) -> torch.Tensor:
-    """This rank's rows of the all-gathered ``keys``, back in the original order."""
-    return torch.cat(all_gather(keys))[unshuffle.view(get_world_size(), -1)[get_rank()]]
 
 
 @torch.compiler.disable

@@ -26,7 +26,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import cgh_mm.datasets.fashion_mnist_folder as fm
-from cgh_mm.evaluation import extract_features, study
+from cgh_mm.evaluation import extract_features
 from cgh_mm.evaluation.study import (
     GRID,
     KNN,
@@ -34,6 +34,7 @@ from cgh_mm.evaluation.study import (
     RESULTS_FILE,
     ResultsFileError,
     final_loaders,
+    knn_top1,
     mean_std,
     recorded_runs,
 )
@@ -47,11 +48,11 @@ CONFIGS = dict(CGH=osp.join(ROOT, GRID['demo']['cross']),
                MoCo=osp.join(ROOT, GRID['demo']['mocov2']))
 
 
-def knn_top1(model, memory_loader, query_loader) -> float:
+def backbone_knn_top1(model, memory_loader, query_loader) -> float:
     """Weighted kNN top-1 (percent) of ``model.backbone`` on the study's final protocol."""
     memory, query = (extract_features(model, loader, progress=True)
                      for loader in (memory_loader, query_loader))
-    return study.knn_top1(memory, query, len(memory_loader.dataset.metainfo['classes']))
+    return knn_top1(memory, query, len(memory_loader.dataset.metainfo['classes']))
 
 
 def main() -> None:
@@ -102,15 +103,15 @@ def main() -> None:
                              data_preprocessor=cgh.model.data_preprocessor)
     print(f'kNN of raw pixels and of the random backbone ({n_query} test images, '
           f'{n_memory} train images as memory bank) ...')
-    results = {'raw pixels': knn_top1(pixels, memory_loader, query_loader),
-               'random init': knn_top1(cgh.model, memory_loader, query_loader)}
+    results = {'raw pixels': backbone_knn_top1(pixels, memory_loader, query_loader),
+               'random init': backbone_knn_top1(cgh.model, memory_loader, query_loader)}
     train_time = {}
     for name, runner in runners.items():
         tic = time.time()
         runner.train()
         train_time[name] = time.time() - tic
         print(f'kNN of the pretrained {name} backbone ...')
-        results[name] = knn_top1(runner.model, memory_loader, query_loader)
+        results[name] = backbone_knn_top1(runner.model, memory_loader, query_loader)
 
     scalars = {name: find_scalars_file(r.work_dir) for name, r in runners.items()}
     records = {name: load_scalars(path) for name, path in scalars.items()}

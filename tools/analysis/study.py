@@ -31,14 +31,16 @@ import time
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
-from cgh_mm.evaluation import extract_features, weighted_knn_accuracy
+from cgh_mm.evaluation import extract_features
 from cgh_mm.evaluation.study import (
     GRID,
     KNN,
+    KNN_SETTINGS,
     RESULTS_FILE,
     SETTINGS,
     ResultsFileError,
     final_loaders,
+    knn_top1,
     load_results,
     mean_std,
     moved,
@@ -85,8 +87,7 @@ def evaluate(model, memory_loader, query_loader, num_classes: int) -> Dict[str, 
     from sklearn.preprocessing import StandardScaler
 
     memory, query = (extract_features(model, loader) for loader in (memory_loader, query_loader))
-    knn = weighted_knn_accuracy(*memory, *query, num_classes=num_classes, ks=(KNN['k'], ),
-                                temperature=KNN['temperature'])[KNN['k']]
+    knn = knn_top1(memory, query, num_classes)
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     probe.fit(memory[0].numpy(), memory[1].numpy())
     linear = 100.0 * probe.score(query[0].numpy(), query[1].numpy())
@@ -116,7 +117,7 @@ def die_with_parent(parent_pid: int) -> None:
 
 def run_one(args: argparse.Namespace) -> None:
     """One run in this process; its result as JSON in ``args.out``."""
-    if args.parent_pid:  # first: the imports below take seconds
+    if args.parent_pid:  # first: the imports below take seconds more
         die_with_parent(args.parent_pid)
     if args.lock_fd is None:  # started by hand, not by `run` (which holds the lock)
         try:
@@ -173,8 +174,7 @@ def run_one(args: argparse.Namespace) -> None:
         model = SimpleNamespace(backbone=torch.nn.Flatten(),
                                 data_preprocessor=runner.model.data_preprocessor)
     num_classes = len(loaders[0].dataset.metainfo['classes'])
-    result.update(evaluate(model, *loaders, num_classes), **{f'knn_{k}': v for k, v in
-                                                             KNN.items()})
+    result.update(evaluate(model, *loaders, num_classes), **KNN_SETTINGS)
     if args.method not in UNTRAINED:
         records = load_scalars(cfg.work_dir)
         epochs, top1 = scalar_series(records['val'], 'knn/top1')
@@ -202,9 +202,10 @@ def record(result: Dict[str, object], path: str) -> bool:
         fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
         f.seek(0)
         lines = f.read().split('\n')
+        key = run_key(moved(result))
         for number, line in enumerate(lines, 1):
             try:
-                same = run_key(moved(json.loads(line))) == run_key(moved(result))
+                same = run_key(moved(json.loads(line))) == key
             except (ValueError, TypeError, KeyError):  # not a record: the report names it
                 continue
             if same:
@@ -256,7 +257,9 @@ def run_grid(args: argparse.Namespace) -> None:
                      'runs, --smoke-iters N, which are never recorded, also run without git).')
         print(f'{err}: smoke runs only, nothing is recorded')
     grid = GRID if args.grid is None else json.load(open(args.grid))
-    settings = (args.memory_size, KNN['k'], KNN['temperature'])
+    # the settings `run` knows before a run, in run_key's order: all but the query size
+    known = dict(memory_size=args.memory_size, **KNN_SETTINGS)
+    settings = tuple(known[name] for name in SETTINGS[:-1])
 
     def recorded() -> set:  # what `run` knows before a run: all but the query size
         return {run_key(r)[:-1] for r in load_results(args.results)}

@@ -38,14 +38,13 @@ def _teacher_labels(teaching: str) -> Dict[str, str]:
     """Label of each ``health/*_target_entropy`` key naming the context whose relations
     are the target under ``teaching`` (CrossContextHead's)."""
     # what the head and the health hook say; imported here: they import mmpretrain
-    from ..engine.hooks.cgh_health_hook import CROSS_TEACHER, STUDENT_CONTEXT
+    from ..engine.hooks.cgh_health_hook import teacher_contexts
     from ..models.heads.cross_context_head import TEACHING
     if teaching not in TEACHING:
         raise ValueError(f'teaching={teaching!r}: CrossContextHead knows {list(TEACHING)}; '
                          "give the run's model.head.teaching, or None for neutral labels.")
-    teacher = CROSS_TEACHER if teaching == 'cross' else STUDENT_CONTEXT
     return {_TARGET_ENTROPY.format(name): f'loss_{name} target (teacher {context})'
-            for name, context in teacher.items()}
+            for name, context in teacher_contexts(teaching).items()}
 
 
 def _save(fig: Figure, out_path: Optional[str]) -> Figure:

@@ -1,6 +1,6 @@
 import logging
 import math
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from mmengine.dist import get_world_size
@@ -27,6 +27,12 @@ def _split(world_size: int, batch_size: int) -> str:
 # whose relations are their target: the other one with CGH's 'cross' teaching, else the same.
 STUDENT_CONTEXT = {'hyper': 'hypercolumn', 'global': 'global'}
 CROSS_TEACHER = {'hyper': 'global', 'global': 'hypercolumn'}
+
+
+def teacher_contexts(teaching: str) -> Dict[str, str]:
+    """Loss name (``hyper``, ``global``) -> the teacher context whose relations are its
+    target under CrossContextHead's ``teaching``."""
+    return CROSS_TEACHER if teaching == 'cross' else STUDENT_CONTEXT
 
 
 @HOOKS.register_module()
@@ -197,7 +203,7 @@ class CGHHealthHook(Hook):
             self._flat_iters[name] = self._flat_iters[name] + 1 if flat else 0
             if self._flat_iters[name] == self.window:
                 teaching = getattr(get_ori_model(runner.model).head, 'teaching', 'cross')
-                context = (CROSS_TEACHER if teaching == 'cross' else STUDENT_CONTEXT)[name]
+                context = teacher_contexts(teaching)[name]
                 print_log(
                     f'CGH health: for {self.window} iterations the target of '
                     f'loss_{name} (the teacher\'s {context} relations) has been '

@@ -4,7 +4,7 @@ a few train steps of ``CGHDistributedDataParallel`` in ``world_size`` processes,
 work from this module."""
 import datetime
 import socket
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -16,6 +16,14 @@ from mmpretrain.structures import DataSample
 
 from ..models.algorithms.cgh import CGHDistributedDataParallel
 
+
+def loader_views(batch: int, resolution: int, num_views: int, device: torch.device,
+                 generator: torch.Generator) -> List[torch.Tensor]:
+    """``num_views`` uint8 ``(batch, 3, resolution, resolution)`` views as the recipe's
+    loader hands them over: in pinned memory when they go to a GPU (``pin_memory``)."""
+    views = [torch.randint(0, 256, (batch, 3, resolution, resolution), dtype=torch.uint8,
+                           generator=generator) for _ in range(num_views)]
+    return [v.pin_memory() for v in views] if device.type == 'cuda' else views
 
 def _rank_steps(rank: int, world_size: int, port: int, steps: int, backend: str,
                 model_cfg: dict, batch: int, resolution: int) -> Optional[Dict[str, float]]:
@@ -35,10 +43,7 @@ def _rank_steps(rank: int, world_size: int, port: int, steps: int, backend: str,
         model.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4))
     generator = torch.Generator().manual_seed(1 + rank)  # different data per rank
     for _ in range(steps):
-        # uint8 views as the loader hands them over: pinned when they go to a GPU
-        views = [torch.randint(0, 256, (batch, 3, resolution, resolution), dtype=torch.uint8,
-                               generator=generator) for _ in range(2)]
-        views = [v.pin_memory() for v in views] if device.type == 'cuda' else views
+        views = loader_views(batch, resolution, 2, device, generator)
         ddp.train_step(dict(inputs=views, data_samples=[DataSample() for _ in range(batch)]),
                        optim_wrapper)
     state = model.state_dict()  # writes the last step's keys

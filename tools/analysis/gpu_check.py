@@ -36,7 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
@@ -49,7 +49,7 @@ from mmpretrain.structures import DataSample
 import cgh_mm.datasets  # noqa: F401  (the loader's transforms: LoadImageFromFileChecked, ...)
 import cgh_mm.models  # noqa: F401  (CGH, its DDP wrapper, ViewAugmentDataPreprocessor)
 from cgh_mm.datasets.loader_memory import memory_in_flight
-from cgh_mm.engine.rank_agreement import rank_agreement
+from cgh_mm.engine.rank_agreement import loader_views, rank_agreement
 from cgh_mm.evaluation.feature_sets import device_name
 from cgh_mm.models.utils import relation_logits, relation_target
 
@@ -109,15 +109,6 @@ def model_configs(cfg: Config, queue_len: int, tiny: bool = False) -> Dict[str, 
         data_preprocessor=dict(type='ClsDataPreprocessor', **{
             k: cgh['data_preprocessor'][k] for k in ('mean', 'std', 'to_rgb')}))
     return dict(CGH=cgh, MoCo=moco, backbone=backbone)
-
-
-def loader_views(batch: int, resolution: int, num_views: int, device: torch.device,
-                 generator: torch.Generator) -> List[torch.Tensor]:
-    """``num_views`` uint8 ``(batch, 3, resolution, resolution)`` views as the recipe's
-    loader hands them over: in pinned memory when they go to a GPU (``pin_memory``)."""
-    views = [torch.randint(0, 256, (batch, 3, resolution, resolution), dtype=torch.uint8,
-                           generator=generator) for _ in range(num_views)]
-    return [v.pin_memory() for v in views] if device.type == 'cuda' else views
 
 
 class CPUAutocastOptimWrapper(OptimWrapper):

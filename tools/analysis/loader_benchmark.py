@@ -110,7 +110,7 @@ def decode_costs(paths: List[str], repeats: int) -> Dict[str, float]:
     return costs
 
 
-def device_cost(pipe: Callable, paths: List[str], batch_size: int, device: str,
+def device_cost(pipe: Callable, paths: List[str], batch_size: int, device: torch.device,
                 repeats: int) -> float:
     """Milliseconds per sample of the split's ViewAugmentDataPreprocessor (training
     forward) on ``device``, on a batch of ``batch_size`` samples from ``pipe``."""
@@ -121,7 +121,7 @@ def device_cost(pipe: Callable, paths: List[str], batch_size: int, device: str,
     preprocessor = MODELS.build(preprocessor_cfg).to(device)
     batch = default_collate([pipe(dict(img_path=paths[i % len(paths)]))
                              for i in range(batch_size)])
-    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
     preprocessor(batch, training=True)  # warm-up
     sync()
     times = []
@@ -161,7 +161,7 @@ def main(argv=None) -> None:
         print('JPEG decode: ' + ', '.join(f'{backend} {ms:.2f} ms' for backend, ms in
                                           decode.items()) + ' per image (CPU)')
         split_pipe = list(pipes.values())[2]
-        cost = device_cost(split_pipe, paths, args.batch_size, args.device,
+        cost = device_cost(split_pipe, paths, args.batch_size, device,
                            args.device_repeats)
         print(f'device side of (c): {cost:.3f} ms/sample on {device_name(device)}, '
               f'batch {args.batch_size}')

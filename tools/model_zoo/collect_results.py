@@ -11,12 +11,13 @@ import glob
 import os.path as osp
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 from mmengine.config import Config
 
 from cgh_mm.runtime import load_checkpoint_safely, write_file_atomically
+from cgh_mm.runtime.resume_config import flat_items
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -84,15 +85,6 @@ def final_metrics(log_text: str, cfg: Dict[str, Any]) -> Tuple[str, Dict[str, fl
     if not losses:
         raise ValueError('the log has no evaluation and no training loss to collect.')
     return 'train', {'loss': losses[-1]}
-
-
-def flat_items(value: Any, prefix: str = '') -> Iterator[Tuple[str, Any]]:
-    """``(dotted key, leaf value)`` of nested dicts and lists."""
-    if not isinstance(value, (dict, list, tuple)) or not value:
-        yield prefix, value
-        return
-    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
-        yield from flat_items(item, f'{prefix}.{key}' if prefix else str(key))
 
 
 def config_differences(zoo: Dict[str, Any], run: Dict[str, Any]) -> List[str]:

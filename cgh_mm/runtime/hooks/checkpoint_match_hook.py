@@ -72,8 +72,7 @@ class CheckpointMatchHook(Hook):
             path, how = find_resume_checkpoint(runner.work_dir, folder)
         except ValueError as err:
             raise CheckpointMismatchError(f'resume: {err}') from None
-        latest = find_latest_checkpoint(runner.work_dir)
-        if path is not None and path != latest:
+        if path is not None and path != (latest := find_latest_checkpoint(runner.work_dir)):
             raise CheckpointMismatchError(
                 f'resume: {how}, but mmengine would resume from {latest}. Resume from '
                 f'{path} by its path (`load_from={path}` with `resume=True`; tools/train.py '

@@ -160,6 +160,7 @@ def main() -> None:
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     images = load_images(cfg, args)
     model = MODELS.build(cfg.model).eval()
+    with_hypercolumn = model.hypercolumn_queue is not None  # teaching='global': None
     rows = []
     for index, checkpoint in enumerate(tqdm(args.checkpoints, desc='checkpoints', disable=None)):
         loaded = load_checkpoint_safely(checkpoint)  # weights_only=True
@@ -172,29 +173,29 @@ def main() -> None:
         from_meta = isinstance(meta.get('iter'), int)  # the training iteration if known
         rows.append(dict(checkpoint=checkpoint, step=meta['iter'] if from_meta else index,
                          from_meta=from_meta, global_max=relations[0].max(dim=1)[0].tolist()))
-        if relations[1] is None:  # teaching='global': nothing to agree with
-            plot_relations(images, relations, None, None, args.topk, args.plot_slots, title,
-                           osp.join(args.out_dir, f'relations_{tag}.png'))
+        # teaching='global' (no hypercolumn branch): nothing to agree with
+        kl, overlap = ((kl_divergence(*relations), topk_overlap(*relations, args.topk))
+                       if with_hypercolumn else (None, None))
+        plot_relations(images, relations, kl, overlap, args.topk, args.plot_slots, title,
+                       osp.join(args.out_dir, f'relations_{tag}.png'))
+        if not with_hypercolumn:
             rows[-1].update(kl=None, overlap=None)
             print(f"{checkpoint}: global relations only (teaching='global', no hypercolumn "
                   f'branch), mean largest probability {relations[0].max(dim=1)[0].mean():.4f}')
             continue
-        kl, overlap = kl_divergence(*relations), topk_overlap(*relations, args.topk)
-        plot_relations(images, relations, kl, overlap, args.topk, args.plot_slots, title,
-                       osp.join(args.out_dir, f'relations_{tag}.png'))
         plot_agreement(np.arange(len(kl)), kl, overlap, args.topk, 'image', title,
                        osp.join(args.out_dir, f'agreement_{tag}.png'))
         rows[-1].update(kl=kl.tolist(), overlap=overlap.tolist())
         print(f'{checkpoint}: mean KL {kl.mean():.4f} nats, mean top-{args.topk} overlap '
               f'{overlap.mean():.3f}')
-    if len(rows) > 1 and model.hypercolumn_queue is not None:
+    if len(rows) > 1 and with_hypercolumn:
         plot_agreement([r['step'] for r in rows], [r['kl'] for r in rows],
                        [r['overlap'] for r in rows], args.topk,
                        'iteration' if all(r['from_meta'] for r in rows) else 'checkpoint',
                        'teacher relation agreement over training (mean +- std over images)',
                        osp.join(args.out_dir, 'agreement_over_training.png'))
     summary = osp.join(args.out_dir, 'agreement.json')
-    contexts = ['global'] + (['hypercolumn'] if model.hypercolumn_queue is not None else [])
+    contexts = ['global'] + (['hypercolumn'] if with_hypercolumn else [])
     write_file_atomically(summary, json.dumps(dict(topk=args.topk, contexts=contexts,
                                                    checkpoints=rows), indent=1).encode())
     print(summary)

@@ -28,6 +28,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
+from mmpretrain.models.utils import batch_shuffle as mmpretrain_batch_shuffle
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch._subclasses.fake_tensor import FakeTensorMode, unset_fake_temporarily
@@ -92,7 +93,10 @@ def test_recipe_training_steps_make_no_host_sync_after_the_first(ranks):
         mock.patch.object(cgh_module, 'get_world_size', return_value=2),
         mock.patch.object(cgh_module, 'get_rank', return_value=1, create=True),
         mock.patch.object(cgh_module, 'all_gather', lambda t: [t, t]),
-        mock.patch.object(funcol, 'broadcast', lambda t, src, group: t)]
+        mock.patch.object(funcol, 'broadcast', lambda t, src, group: t),
+        # the unshuffle: mmpretrain's batch_unshuffle_ddp
+        mock.patch.object(mmpretrain_batch_shuffle, 'get_rank', return_value=1),
+        mock.patch.object(mmpretrain_batch_shuffle, 'all_gather', lambda t: [t, t])]
     amp_on_this_machine = [  # what mmengine and torch check before using CUDA AMP
         mock.patch('torch.cuda.amp.common.amp_definitely_not_available', return_value=False),
         mock.patch('mmengine.optim.optimizer.amp_optimizer_wrapper.is_cuda_available',
